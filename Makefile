@@ -1,0 +1,36 @@
+# Parley: the two commands a newcomer needs are `make run` and `make test`.
+GO ?= go
+STATICCHECK_VERSION ?= v0.8.2
+# Packages whose concurrency the race detector must check.
+RACE_PKGS ?= ./internal/room/... ./internal/signal/... ./internal/sfu/... ./internal/server/... ./sdk/go/... ./test/...
+
+.PHONY: run test race lint bench build fuzz
+
+run:
+	$(GO) run ./cmd/parley serve
+
+test:
+	$(GO) test ./...
+
+race:
+	$(GO) test -race $(RACE_PKGS)
+
+build:
+	CGO_ENABLED=0 $(GO) build -o parley ./cmd/parley
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+bench:
+	$(GO) run ./cmd/parley bench sfu --spawn --publishers 1 --subscribers 50 --duration 30s --json
+
+# A short run of every fuzz target (CI runs each for FUZZTIME).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run XXX -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done

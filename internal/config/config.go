@@ -1,0 +1,173 @@
+// Package config defines the server configuration: defaults, a strict YAML
+// file, environment overrides and command-line flags, in that order of
+// increasing precedence.
+//
+// Every key, with its default, environment variable and flag:
+//
+//	data_dir: ./parley-data            # PARLEY_DATA, --data
+//	kek_file: ""                       # --kek-file; "" means <data_dir>/kek
+//	                                   # PARLEY_KEK (base64 of 32 bytes) replaces the file
+//	http:
+//	  listen: 127.0.0.1:7880           # PARLEY_LISTEN, --listen
+//	media:
+//	  udp_port: 7882                   # PARLEY_UDP_PORT, --udp-port (0: any free port)
+//	  bind_ip: 127.0.0.1               # --udp-bind
+//	  public_ip: ""                    # PARLEY_PUBLIC_IP, --public-ip (advertised, NAT 1:1)
+//	  socket_buffer_bytes: 4194304     # at least 1 MiB
+//	rooms:
+//	  max_participants: 300
+//	signal:
+//	  rate_per_second: 50              # signaling messages per connection
+//	  burst: 100
+//	  idle_timeout: 30s                # Go duration string
+//	log:
+//	  level: info                      # PARLEY_LOG_LEVEL, --log-level: debug|info|warn|error
+//	  format: text                     # --log-format: text|json
+//
+// The file itself is named with --config or PARLEY_CONFIG. Unknown keys are
+// errors, not warnings: a misspelt key silently ignored is a setting the
+// operator believes is on.
+package config
+
+import (
+	"log/slog"
+	"path/filepath"
+	"time"
+)
+
+// Defaults. They are constants so tests and documentation can refer to them.
+const (
+	DefaultDataDir           = "./parley-data"
+	DefaultListen            = "127.0.0.1:7880"
+	DefaultUDPPort           = 7882
+	DefaultBindIP            = "127.0.0.1"
+	DefaultSocketBufferBytes = 4 << 20
+	DefaultMaxParticipants   = 300
+	DefaultSignalRate        = 50
+	DefaultSignalBurst       = 100
+	DefaultIdleTimeout       = 30 * time.Second
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "text"
+
+	// MinSocketBufferBytes is the smallest UDP socket buffer accepted.
+	// Below it a video keyframe burst from a few publishers overflows the
+	// kernel queue and is dropped before the SFU sees it.
+	MinSocketBufferBytes = 1 << 20
+)
+
+// Config is the complete server configuration.
+type Config struct {
+	// DataDir holds the SQLite database and, by default, the KEK file.
+	DataDir string `yaml:"data_dir"`
+	// KEKFile is the key-encryption-key file; empty means <DataDir>/kek.
+	KEKFile string `yaml:"kek_file"`
+	// KEK is the base64 key from PARLEY_KEK. It is never read from the
+	// YAML file, because configuration files get committed and copied.
+	KEK string `yaml:"-"`
+
+	HTTP   HTTPConfig   `yaml:"http"`
+	Media  MediaConfig  `yaml:"media"`
+	Rooms  RoomsConfig  `yaml:"rooms"`
+	Signal SignalConfig `yaml:"signal"`
+	Log    LogConfig    `yaml:"log"`
+}
+
+// HTTPConfig configures the HTTP listener (signaling WebSocket, REST, console).
+type HTTPConfig struct {
+	// Listen is host:port; port 0 picks a free port (tests).
+	Listen string `yaml:"listen"`
+}
+
+// MediaConfig configures the single UDP port all media flows through.
+type MediaConfig struct {
+	// UDPPort is the media port; 0 picks a free port (tests).
+	UDPPort int `yaml:"udp_port"`
+	// BindIP is the local address of the media socket.
+	BindIP string `yaml:"bind_ip"`
+	// PublicIP, when set, is advertised in ICE candidates instead of
+	// BindIP, for hosts behind a 1:1 NAT.
+	PublicIP string `yaml:"public_ip"`
+	// SocketBufferBytes sizes the kernel send and receive buffers.
+	SocketBufferBytes int `yaml:"socket_buffer_bytes"`
+}
+
+// RoomsConfig bounds rooms.
+type RoomsConfig struct {
+	MaxParticipants int `yaml:"max_participants"`
+}
+
+// SignalConfig bounds each signaling connection.
+type SignalConfig struct {
+	// RatePerSecond and Burst form a token bucket per connection.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	Burst         int     `yaml:"burst"`
+	// IdleTimeout closes a connection that sent nothing, not even a ping.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// LogConfig selects the slog handler.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Default returns the configuration used when nothing overrides it.
+func Default() Config {
+	return Config{
+		DataDir: DefaultDataDir,
+		HTTP:    HTTPConfig{Listen: DefaultListen},
+		Media: MediaConfig{
+			UDPPort:           DefaultUDPPort,
+			BindIP:            DefaultBindIP,
+			SocketBufferBytes: DefaultSocketBufferBytes,
+		},
+		Rooms: RoomsConfig{MaxParticipants: DefaultMaxParticipants},
+		Signal: SignalConfig{
+			RatePerSecond: DefaultSignalRate,
+			Burst:         DefaultSignalBurst,
+			IdleTimeout:   DefaultIdleTimeout,
+		},
+		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+}
+
+// KEKPath returns the key-encryption-key file: KEKFile, or <DataDir>/kek.
+func (c Config) KEKPath() string {
+	if c.KEKFile != "" {
+		return c.KEKFile
+	}
+	return filepath.Join(c.DataDir, "kek")
+}
+
+// SlogLevel returns Log.Level as a slog.Level; call it after Validate.
+func (c Config) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// LogValue keeps the KEK out of logs when the configuration is logged at
+// startup.
+func (c Config) LogValue() slog.Value {
+	kek := "file:" + c.KEKPath()
+	if c.KEK != "" {
+		kek = "env:PARLEY_KEK"
+	}
+	return slog.GroupValue(
+		slog.String("data_dir", c.DataDir),
+		slog.String("kek", kek),
+		slog.String("http.listen", c.HTTP.Listen),
+		slog.Int("media.udp_port", c.Media.UDPPort),
+		slog.String("media.bind_ip", c.Media.BindIP),
+		slog.String("media.public_ip", c.Media.PublicIP),
+		slog.Int("media.socket_buffer_bytes", c.Media.SocketBufferBytes),
+		slog.Int("rooms.max_participants", c.Rooms.MaxParticipants),
+		slog.Float64("signal.rate_per_second", c.Signal.RatePerSecond),
+		slog.Int("signal.burst", c.Signal.Burst),
+		slog.Duration("signal.idle_timeout", c.Signal.IdleTimeout),
+		slog.String("log.level", c.Log.Level),
+		slog.String("log.format", c.Log.Format),
+	)
+}

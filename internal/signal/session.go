@@ -1,0 +1,240 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/parley-rtc/parley/internal/room"
+	"github.com/parley-rtc/parley/internal/sfu"
+	"github.com/parley-rtc/parley/protocol"
+)
+
+// session is one signaling connection. It implements room.Endpoint and
+// sfu.Signaler.
+type session struct {
+	h       *Handler
+	conn    *websocket.Conn
+	limiter *rate.Limiter
+	out     chan outFrame
+	done    chan struct{} // closed when the session ends
+
+	closeOnce sync.Once
+
+	mu          sync.Mutex // guards the fields below
+	participant *room.Participant
+	peer        *sfu.Peer
+	grant       Grant
+	appID       uint32
+	declared    map[string]struct{} // track ids announced with "publish"
+	exiting     bool                // an exit_room was queued; stop accepting requests
+	// While a join is being processed, frames the room or the media peer
+	// emit are held so the client sees "joined" first.
+	holding bool
+	held    []outFrame
+}
+
+type outFrame struct {
+	b     []byte
+	close bool // close the connection after writing b
+}
+
+func newSession(h *Handler, conn *websocket.Conn) *session {
+	return &session{
+		h:        h,
+		conn:     conn,
+		limiter:  rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.Burst),
+		out:      make(chan outFrame, h.cfg.QueueFrames),
+		done:     make(chan struct{}),
+		declared: make(map[string]struct{}),
+	}
+}
+
+// run serves the connection until it closes, then leaves the room and
+// releases the media peer.
+func (s *session) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop(ctx)
+	}()
+	s.readLoop(ctx)
+	close(s.done)
+	cancel()
+	<-writerDone
+	s.cleanup()
+	_ = s.conn.CloseNow()
+}
+
+func (s *session) readLoop(ctx context.Context) {
+	buf := make([]byte, protocol.MaxFrameBytes+1)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, s.h.cfg.IdleTimeout)
+		typ, r, err := s.conn.Reader(rctx)
+		if err != nil {
+			cancel()
+			return
+		}
+		n, err := io.ReadFull(r, buf)
+		if err == nil { // more than MaxFrameBytes: discard the rest, reply
+			_, err = io.Copy(io.Discard, r)
+			cancel()
+			if err != nil {
+				return
+			}
+			s.replyError(0, protocol.ErrCodeBadRequest, fmt.Sprintf("frame too large: over %d bytes", protocol.MaxFrameBytes))
+			continue
+		}
+		cancel()
+		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return
+		}
+		if typ != websocket.MessageText {
+			s.replyError(0, protocol.ErrCodeBadRequest, "binary frames are not part of the protocol")
+			continue
+		}
+		if !s.limiter.Allow() {
+			s.replyError(0, protocol.ErrCodeRateLimited, "too many frames: slow down")
+			continue
+		}
+		s.handleFrame(ctx, buf[:n])
+	}
+}
+
+func (s *session) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case f := <-s.out:
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := s.conn.Write(wctx, websocket.MessageText, f.b)
+			cancel()
+			if err != nil {
+				_ = s.conn.CloseNow()
+				return
+			}
+			if f.close {
+				_ = s.conn.Close(websocket.StatusNormalClosure, "exit room")
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// send queues a frame without blocking. A full queue means the client is
+// not reading: the connection is dropped (bounded memory per client).
+func (s *session) send(t protocol.Type, id uint64, data any, closeAfter bool) {
+	b, err := protocol.Encode(t, id, data)
+	if err != nil {
+		s.h.log.Error("encode frame", "type", t, "err", err)
+		return
+	}
+	s.mu.Lock()
+	if s.holding && id == 0 {
+		s.held = append(s.held, outFrame{b: b, close: closeAfter})
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.enqueue(outFrame{b: b, close: closeAfter})
+}
+
+func (s *session) enqueue(f outFrame) {
+	select {
+	case s.out <- f:
+	case <-s.done:
+	default:
+		s.h.log.Warn("dropping slow signaling client", "err", ErrSlowConsumer)
+		s.closeWith(websocket.StatusPolicyViolation, ErrSlowConsumer.Error())
+	}
+}
+
+func (s *session) closeWith(code websocket.StatusCode, reason string) {
+	s.closeOnce.Do(func() {
+		go func() { _ = s.conn.Close(code, reason) }()
+	})
+}
+
+func (s *session) replyError(id uint64, code int, msg string) {
+	s.h.metrics.errors.WithLabelValues(strconv.Itoa(code)).Inc()
+	s.send(protocol.TypeError, id, protocol.Error{Code: code, Message: msg}, false)
+}
+
+func (s *session) replyErr(id uint64, err error) {
+	s.replyError(id, codeOf(err), err.Error())
+}
+
+// cleanup leaves the room (if still in it) and closes the media peer.
+func (s *session) cleanup() {
+	s.mu.Lock()
+	p, peer := s.participant, s.peer
+	s.participant, s.peer = nil, nil
+	s.mu.Unlock()
+	if p != nil {
+		s.h.rooms.Drop(p)
+	}
+	if peer != nil {
+		_ = peer.Close()
+	}
+}
+
+// --- room.Endpoint ---
+
+func (s *session) Notify(t protocol.Type, data any) { s.send(t, 0, data, false) }
+
+func (s *session) Exit(reason int, detail string) {
+	s.mu.Lock()
+	s.exiting = true
+	s.mu.Unlock()
+	s.send(protocol.TypeExitRoom, 0, protocol.ExitRoom{Reason: reason, Detail: detail}, true)
+}
+
+func (s *session) Subscribe(t *room.Track) {
+	pt, ok := t.Media.(*sfu.PublishedTrack)
+	peer := s.currentPeer()
+	if !ok || peer == nil {
+		return
+	}
+	if err := peer.Subscribe(pt); err != nil {
+		s.h.log.Warn("subscribe failed", "track_kind", t.Info.Kind, "err", err)
+	}
+}
+
+func (s *session) Unsubscribe(t *room.Track) {
+	pt, ok := t.Media.(*sfu.PublishedTrack)
+	peer := s.currentPeer()
+	if !ok || peer == nil {
+		return
+	}
+	peer.Unsubscribe(pt)
+}
+
+func (s *session) StopPublishing(t *room.Track) {
+	if peer := s.currentPeer(); peer != nil {
+		peer.RemoveTrack(t.Info.TrackID)
+	}
+}
+
+// --- sfu.Signaler ---
+
+func (s *session) SendOffer(sdp string) {
+	s.send(protocol.TypeOffer, 0, protocol.SessionDescription{Type: "offer", SDP: sdp}, false)
+}
+
+func (s *session) SendCandidate(c protocol.Candidate) { s.send(protocol.TypeCandidate, 0, c, false) }
+
+func (s *session) currentPeer() *sfu.Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer
+}

@@ -1,0 +1,110 @@
+// Package sqlite is the embedded store: one SQLite file (modernc.org/sqlite,
+// pure Go) in WAL mode. All writes go through a single connection, because
+// SQLite allows one writer at a time and queuing in database/sql is cheaper
+// and fairer than spinning on SQLITE_BUSY; reads use a separate pool and,
+// in WAL mode, never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/parley-rtc/parley/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// busyTimeoutMS bounds how long a connection waits for another process
+// (the CLI while the server runs) holding the write lock.
+const busyTimeoutMS = 5000
+
+// DB is the SQLite implementation of store.Store.
+type DB struct {
+	write  *sql.DB // exactly one connection
+	read   *sql.DB // query_only connections
+	logger *slog.Logger
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path and applies any
+// pending migrations. The parent directory must exist.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("%w: %q: want a file system path", ErrBadPath, path)
+	}
+	base, err := fileURI(path)
+	if err != nil {
+		return nil, err
+	}
+	common := "_pragma=busy_timeout(" + fmt.Sprint(busyTimeoutMS) + ")" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)"
+
+	// _txlock=immediate takes the write lock at BEGIN, so a transaction
+	// never fails half-way trying to upgrade a read lock (SQLITE_BUSY
+	// that busy_timeout cannot resolve).
+	w, err := sql.Open("sqlite", base+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, w, logger); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	// The read pool opens after migration so the file is already in WAL
+	// mode (journal_mode is persistent) and readers need no write access.
+	r, err := sql.Open("sqlite", base+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &DB{write: w, read: r, logger: logger}, nil
+}
+
+// Close closes both pools. Closing the last connection checkpoints the WAL
+// into the main file.
+func (db *DB) Close() error {
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// fileURI turns a path into a SQLite URI ("file:/abs/path"), escaping
+// characters such as '?' and '#' that would otherwise end the path.
+func fileURI(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %w", ErrBadPath, path, err)
+	}
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows drive letter: file:/C:/...
+	}
+	return "file:" + (&url.URL{Path: p}).EscapedPath(), nil
+}

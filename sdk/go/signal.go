@@ -1,0 +1,193 @@
+package parley
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-rtc/parley/protocol"
+)
+
+// pingInterval keeps the connection inside the server's 30 s idle limit
+// and detects a dead path: a ping without a pong within pingTimeout closes
+// the connection, which starts a reconnect.
+const (
+	pingInterval = 10 * time.Second
+	pingTimeout  = 10 * time.Second
+	writeTimeout = 10 * time.Second
+)
+
+// signaler runs one signaling connection: a read loop that routes replies
+// to the request that waits for them (by frame id) and hands
+// server-initiated frames to events, in order.
+type signaler struct {
+	conn SignalConn
+	log  *slog.Logger
+
+	writeMu sync.Mutex // serialises writes: SignalConn need not be concurrent-safe
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan protocol.Envelope
+	err     error // why the read loop ended; set before done closes
+
+	events chan protocol.Envelope
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newSignaler(conn SignalConn, log *slog.Logger) *signaler {
+	s := &signaler{
+		conn:    conn,
+		log:     log,
+		pending: make(map[uint64]chan protocol.Envelope),
+		// Events are consumed by the session's event loop; the buffer
+		// absorbs bursts (a join into a busy room) without stalling reads.
+		events: make(chan protocol.Envelope, 256),
+		done:   make(chan struct{}),
+	}
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.pingLoop()
+	return s
+}
+
+// Err reports why the connection ended (nil while it runs).
+func (s *signaler) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *signaler) readLoop() {
+	defer s.wg.Done()
+	ctx := context.Background()
+	var err error
+	for {
+		var b []byte
+		b, err = s.conn.Read(ctx)
+		if err != nil {
+			break
+		}
+		env, derr := protocol.DecodeEnvelope(b)
+		if derr != nil {
+			// A bad frame is the server's bug; one is not worth the session.
+			s.log.Warn("parley: dropping bad signaling frame", "err", derr)
+			continue
+		}
+		if env.ID != 0 {
+			s.mu.Lock()
+			ch, ok := s.pending[env.ID]
+			delete(s.pending, env.ID)
+			s.mu.Unlock()
+			if ok {
+				ch <- env // buffered 1, never blocks
+				continue
+			}
+		}
+		select {
+		case s.events <- env:
+		case <-s.done:
+		}
+	}
+	s.mu.Lock()
+	s.err = fmt.Errorf("%w: %w", ErrConnectionLost, err)
+	s.mu.Unlock()
+	close(s.done)
+	_ = s.conn.Close()
+}
+
+func (s *signaler) pingLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+		_, err := s.request(ctx, protocol.TypePing, nil)
+		cancel()
+		if err != nil && !errors.Is(err, ErrConnectionLost) {
+			s.log.Warn("parley: signaling ping failed, dropping connection", "err", err)
+			_ = s.conn.Close()
+			return
+		}
+	}
+}
+
+// write sends one frame.
+func (s *signaler) write(ctx context.Context, t protocol.Type, id uint64, data any) error {
+	b, err := protocol.Encode(t, id, data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	select {
+	case <-s.done:
+		return s.Err()
+	default:
+	}
+	if err := s.conn.Write(ctx, b); err != nil {
+		return fmt.Errorf("%w: write %s: %w", ErrConnectionLost, t, err)
+	}
+	return nil
+}
+
+// send writes a frame that expects no reply.
+func (s *signaler) send(ctx context.Context, t protocol.Type, data any) error {
+	return s.write(ctx, t, 0, data)
+}
+
+// request writes a frame with a fresh id and waits for the reply carrying
+// that id. An `error` reply becomes a *ServerError.
+func (s *signaler) request(ctx context.Context, t protocol.Type, data any) (protocol.Envelope, error) {
+	ch := make(chan protocol.Envelope, 1)
+	s.mu.Lock()
+	s.nextID++
+	id := s.nextID
+	s.pending[id] = ch
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, id)
+		s.mu.Unlock()
+	}()
+	if err := s.write(ctx, t, id, data); err != nil {
+		return protocol.Envelope{}, err
+	}
+	select {
+	case env := <-ch:
+		if env.Type == protocol.TypeError {
+			return env, decodeServerError(env)
+		}
+		return env, nil
+	case <-s.done:
+		return protocol.Envelope{}, s.Err()
+	case <-ctx.Done():
+		return protocol.Envelope{}, fmt.Errorf("parley: %s: %w", t, ctx.Err())
+	}
+}
+
+func decodeServerError(env protocol.Envelope) error {
+	var e protocol.Error
+	if err := json.Unmarshal(env.Data, &e); err != nil {
+		return fmt.Errorf("%w: error frame: %w", ErrProtocol, err)
+	}
+	return &ServerError{Code: e.Code, Message: e.Message}
+}
+
+// close ends the connection and waits for its goroutines.
+func (s *signaler) close() {
+	_ = s.conn.Close()
+	s.wg.Wait()
+}
