@@ -76,7 +76,7 @@ func BenchmarkForward(b *testing.B) {
 			defer e.pool.close()
 			key := benchPacket(b, true)
 			delta := benchPacket(b, false)
-			_, _ = buf.Write(key) // start every DownTrack
+			_, _ = buf.Write(key)            // start every DownTrack
 			sn, twccOff := uint16(1), 12+4+1 // TWCC value after header + one-byte ext header + id/len
 			b.ReportAllocs()
 			b.SetBytes(int64(len(delta)))

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -143,8 +144,10 @@ func (e *Engine) Close() error {
 		_ = p.Close()
 	}
 	e.pool.close()
+	// The ICE UDP mux owns the socket and closes it; closing it again
+	// would only report net.ErrClosed.
 	err := e.mux.Close()
-	if cerr := e.conn.Close(); err == nil {
+	if cerr := e.conn.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
 		err = cerr
 	}
 	return err

@@ -37,7 +37,7 @@ type PublishedTrack struct {
 	layers []*layer
 
 	downTracks atomic.Pointer[[]*DownTrack] // copy-on-write
-	sendPLI    func(ssrc uint32)             // owner.sendPLI; replaced in tests
+	sendPLI    func(ssrc uint32)            // owner.sendPLI; replaced in tests
 
 	mu     sync.Mutex // guards writes to downTracks and closed
 	closed bool

@@ -38,6 +38,7 @@ type LocalTrack struct {
 	codec      string
 	rids       []string // nil unless simulcast
 	tracks     []*webrtc.TrackLocalStaticSample
+	locals     []webrtc.TrackLocal // what the sender sends: tracks, or ridTracks for simulcast
 	sources    []SampleSource
 	layers     []*layerStats
 	muted      atomic.Bool
@@ -108,6 +109,11 @@ func (c *Client) publish(ctx context.Context, kind protocol.Kind, st protocol.St
 			return nil, fmt.Errorf("parley: track: %w", err)
 		}
 		t.tracks = append(t.tracks, tr)
+		if rids != nil {
+			t.locals = append(t.locals, &ridTrack{TrackLocalStaticSample: tr})
+		} else {
+			t.locals = append(t.locals, tr)
+		}
 		t.layers = append(t.layers, &layerStats{})
 	}
 
@@ -249,13 +255,18 @@ func (s *session) publishTrack(ctx context.Context, t *LocalTrack) error {
 	if _, err := s.sig.request(ctx, protocol.TypePublish, req); err != nil {
 		return err
 	}
-	tr, err := s.pub.pc.AddTransceiverFromTrack(t.tracks[0],
+	tr, err := s.pub.pc.AddTransceiverFromTrack(t.locals[0],
 		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return fmt.Errorf("parley: add track: %w", err)
 	}
+	for _, l := range t.locals {
+		if rt, ok := l.(*ridTrack); ok {
+			rt.setMid(tr.Mid)
+		}
+	}
 	snd := tr.Sender()
-	for _, extra := range t.tracks[1:] {
+	for _, extra := range t.locals[1:] {
 		if err := snd.AddEncoding(extra); err != nil {
 			return fmt.Errorf("parley: simulcast encoding: %w", err)
 		}

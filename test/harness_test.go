@@ -1,0 +1,100 @@
+package test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/parley-rtc/parley/internal/auth"
+	"github.com/parley-rtc/parley/internal/config"
+	"github.com/parley-rtc/parley/internal/server"
+	parley "github.com/parley-rtc/parley/sdk/go"
+)
+
+// testEnv is a running server with its development app.
+type testEnv struct {
+	srv   *server.Server
+	appID uint32
+	key   string
+}
+
+// startServer runs a Parley server on ephemeral loopback ports with its
+// data directory in t.TempDir(); it shuts down when the test ends.
+func startServer(t *testing.T, mutate ...func(*config.Config)) *testEnv {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Media.UDPPort = 0
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("PARLEY_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(cfg, server.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	dev := srv.DevApp()
+	return &testEnv{srv: srv, appID: dev.SDKAppID, key: dev.SecretKey}
+}
+
+// userSig signs a one-day UserSig for user with the dev app's key.
+func (e *testEnv) userSig(t *testing.T, user string) string {
+	t.Helper()
+	sig, err := auth.GenerateUserSig(e.appID, e.key, user, 24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
+}
+
+// client builds an SDK client for user; it is closed when the test ends.
+func (e *testEnv) client(t *testing.T, user string, l parley.Listener) *parley.Client {
+	t.Helper()
+	c, err := parley.New(parley.Config{
+		URL: e.srv.SignalURL(), SDKAppID: e.appID, UserID: user, UserSig: e.userSig(t, user), Listener: l,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// testCtx is a context bounded well inside the test binary's timeout.
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor blocks until ch yields or ctx ends.
+func waitFor[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-ctx.Done():
+		t.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
