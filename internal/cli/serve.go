@@ -24,7 +24,10 @@ func Serve(ctx context.Context, args []string, env Env) int {
 	}
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "parley serve:", err)
-		return ExitUsage
+		if errors.Is(err, config.ErrUsage) {
+			return ExitUsage
+		}
+		return ExitFailure
 	}
 	logger := newLogger(env, cfg)
 	srv, err := server.New(cfg, server.Options{Logger: logger, Now: env.Now})

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/config"
@@ -14,12 +15,13 @@ type appDirectory struct {
 	*app.Service
 }
 
-func openAppDirectory(ctx context.Context, cfg config.Config, log *slog.Logger) (*appDirectory, func() error, error) {
+func openAppDirectory(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*appDirectory, func() error, error) {
 	svc, closeFn, err := app.OpenLocalWith(ctx, app.LocalOptions{
 		DataDir: cfg.DataDir,
-		KEKFile: cfg.KEKFile,
+		KEKFile: cfg.KEKPath(),
 		KEKEnv:  cfg.KEK,
 		Logger:  log,
+		Now:     now,
 	})
 	if err != nil {
 		return nil, nil, err

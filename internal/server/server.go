@@ -101,7 +101,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	apps, closeApps, err := openAppDirectory(ctx, s.cfg, s.log)
+	apps, closeApps, err := openAppDirectory(ctx, s.cfg, s.log, s.opts.Now)
 	if err != nil {
 		return err
 	}
