@@ -31,11 +31,7 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *testEnv {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	if os.Getenv("PARLEY_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	srv, err := server.New(cfg, server.Options{Logger: logger})
+	srv, err := server.New(cfg, server.Options{Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +66,7 @@ func (e *testEnv) client(t *testing.T, user string, l parley.Listener) *parley.C
 	t.Helper()
 	c, err := parley.New(parley.Config{
 		URL: e.srv.SignalURL(), SDKAppID: e.appID, UserID: user, UserSig: e.userSig(t, user), Listener: l,
+		Logger: testLogger().With("client", user),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,4 +94,12 @@ func waitFor[T any](t *testing.T, ctx context.Context, ch <-chan T, what string)
 		var zero T
 		return zero
 	}
+}
+
+// testLogger discards logs unless PARLEY_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("PARLEY_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -22,8 +22,7 @@ type session struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	leaving    atomic.Bool  // ExitRoom sent leave: no reconnect, no callback here
-	exitReason atomic.Int32 // server exit_room reason + 1; 0 = none
+	leaving atomic.Bool // ExitRoom sent leave: no reconnect, no callback here
 
 	mu       sync.Mutex
 	closing  bool
@@ -197,10 +196,7 @@ func (s *session) handle(env protocol.Envelope) error {
 		if err := protocol.DecodeData(env, &e); err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
-		if !s.leaving.Load() {
-			s.exitReason.Store(int32(e.Reason) + 1)
-		}
-		// The server closes the socket after exit_room; closing here too
+		// The signaler recorded the reason (see signaler.exitReason). The server closes the socket after exit_room; closing here too
 		// wakes the supervisor without waiting for it.
 		_ = s.sig.conn.Close()
 	case protocol.TypeError:
@@ -304,7 +300,7 @@ func (s *session) leave(ctx context.Context) error {
 
 // exited reports a server exit_room (reasons 1–4).
 func (s *session) exited() (int, bool) {
-	r := s.exitReason.Load()
+	r := s.sig.exitReason.Load()
 	return int(r) - 1, r != 0
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-rtc/parley/protocol"
@@ -34,6 +35,11 @@ type signaler struct {
 	nextID  uint64
 	pending map[uint64]chan protocol.Envelope
 	err     error // why the read loop ended; set before done closes
+
+	// exitReason is the server's exit_room reason + 1 (0 = none). The read
+	// loop records it before done can close, so whoever wakes on done sees
+	// it even if the event goroutine has not handled the frame yet.
+	exitReason atomic.Int32
 
 	events chan protocol.Envelope
 	done   chan struct{}
@@ -78,6 +84,12 @@ func (s *signaler) readLoop() {
 			// A bad frame is the server's bug; one is not worth the session.
 			s.log.Warn("parley: dropping bad signaling frame", "err", derr)
 			continue
+		}
+		if env.Type == protocol.TypeExitRoom {
+			var e protocol.ExitRoom
+			if protocol.DecodeData(env, &e) == nil {
+				s.exitReason.Store(int32(e.Reason) + 1)
+			}
 		}
 		if env.ID != 0 {
 			s.mu.Lock()

@@ -1,0 +1,282 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-rtc/parley/internal/config"
+	"github.com/parley-rtc/parley/internal/server"
+)
+
+// How the server's CPU time is measured, as reported in Result.
+const (
+	// CPUChildProcStat: the server is a child process; its utime+stime
+	// come from /proc/<pid>/stat, so no bench client CPU is included.
+	CPUChildProcStat = "child-proc-stat"
+	// CPUInProcessRusage: the server runs inside the bench process;
+	// getrusage(RUSAGE_SELF) then includes every bench client as well and
+	// is an upper bound on the server's share.
+	CPUInProcessRusage = "in-process-rusage"
+)
+
+// serverStartTimeout bounds a spawned server's start-up (store, KEK,
+// first-start dev app, listeners).
+const serverStartTimeout = 30 * time.Second
+
+// serverStopTimeout bounds a graceful stop before the child is killed; it
+// exceeds serve's own 10 s shutdown grace.
+const serverStopTimeout = 15 * time.Second
+
+// target is the server a bench run talks to.
+type target struct {
+	url   string
+	appID uint32
+	key   string
+	// cpu returns the server's cumulative CPU time; nil when the server is
+	// remote and cannot be measured.
+	cpu       func() (time.Duration, error)
+	cpuMethod string
+	stop      func(context.Context) error
+}
+
+// startTarget returns the server named by o: a spawned one (child process
+// when o.ServerBinary is a real parley binary, else in-process) or the
+// remote one at o.URL.
+func startTarget(ctx context.Context, o Options) (target, error) {
+	switch {
+	case !o.Spawn:
+		return target{url: o.URL, appID: o.SDKAppID, key: o.SecretKey, stop: func(context.Context) error { return nil }}, nil
+	case o.ServerBinary != "" && !isTestBinary(o.ServerBinary) && o.CPUProfile == nil:
+		return startChild(ctx, o)
+	default:
+		return startInProcess(ctx, o)
+	}
+}
+
+// isTestBinary reports whether path is a `go test` binary, which has no
+// `serve` subcommand to run as the child.
+func isTestBinary(path string) bool {
+	return strings.HasSuffix(filepath.Base(path), ".test")
+}
+
+// startInProcess runs the server in this process on ephemeral loopback
+// ports with a temporary data directory. Its goroutines carry the pprof
+// label role=server (labels are inherited by every goroutine they start),
+// so a CPU profile of the run can be narrowed to the server with
+// `go tool pprof -tagfocus role=server`.
+func startInProcess(ctx context.Context, o Options) (target, error) {
+	dir, err := os.MkdirTemp("", "parley-bench-")
+	if err != nil {
+		return target{}, fmt.Errorf("%w: %w", ErrServer, err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Media.UDPPort = 0
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	srv, err := server.New(cfg, server.Options{Logger: logger})
+	if err == nil {
+		pprof.Do(ctx, pprof.Labels("role", "server"), func(ctx context.Context) {
+			err = srv.Start(ctx)
+		})
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return target{}, fmt.Errorf("%w: %w", ErrServer, err)
+	}
+	dev := srv.DevApp()
+	return target{
+		url: srv.SignalURL(), appID: dev.SDKAppID, key: dev.SecretKey,
+		cpu: selfCPU, cpuMethod: CPUInProcessRusage,
+		stop: func(ctx context.Context) error {
+			err := srv.Shutdown(ctx)
+			return errors.Join(err, os.RemoveAll(dir))
+		},
+	}, nil
+}
+
+// banner is what startChild needs from `parley serve`'s start-up banner.
+type banner struct {
+	url   string
+	appID uint32
+	key   string
+}
+
+// parseBannerLine fills b from one banner line; it reports whether b is
+// complete. The banner prints the bound addresses, so the child can listen
+// on port 0 and there is no window in which a pre-picked free port could
+// be taken by another process.
+func parseBannerLine(b *banner, line string) bool {
+	field := func(prefix string) (string, bool) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
+		return strings.TrimSpace(rest), ok
+	}
+	if v, ok := field("SDKAppID:"); ok {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			b.appID = uint32(n)
+		}
+	} else if v, ok := field("SecretKey:"); ok {
+		b.key = v
+	} else if v, ok := field("URL:"); ok && strings.HasPrefix(v, "ws") {
+		b.url = v
+	}
+	return b.url != "" && b.appID != 0 && b.key != ""
+}
+
+// tailBuffer keeps the last bytes written to it: the child's stderr, shown
+// when it fails to start.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailBytes = 4 << 10
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailBytes {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailBytes:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
+}
+
+// startChild runs `<binary> serve` as a child process with a temporary
+// data directory on ephemeral loopback ports, and reads the signaling URL
+// and the development app's credentials from its banner. Measuring a child
+// keeps the bench clients' CPU out of the server's figure.
+func startChild(ctx context.Context, o Options) (target, error) {
+	dir, err := os.MkdirTemp("", "parley-bench-")
+	if err != nil {
+		return target{}, fmt.Errorf("%w: %w", ErrServer, err)
+	}
+	cmd := exec.Command(o.ServerBinary, "serve", "--data", dir,
+		"--listen", "127.0.0.1:0", "--udp-port", "0", "--log-level", "warn")
+	// A clean environment for the server: PARLEY_CONFIG or PARLEY_KEK from
+	// the operator's shell would make runs differ between machines.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PARLEY_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	stderr := &tailBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return target{}, fmt.Errorf("%w: %w", ErrServer, err)
+	}
+	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return target{}, fmt.Errorf("%w: start %s: %w", ErrServer, o.ServerBinary, err)
+	}
+	exited := make(chan error, 1)
+	ready := make(chan banner, 1)
+	go func() {
+		var b banner
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if !sent && parseBannerLine(&b, sc.Text()) {
+				ready <- b
+				sent = true
+			}
+		}
+		// Keep reading to EOF (above) so the child never blocks on a full
+		// pipe; Wait must come after the last read of the pipe.
+		exited <- cmd.Wait()
+	}()
+	pid := cmd.Process.Pid
+	stop := func(ctx context.Context) error {
+		defer os.RemoveAll(dir)
+		// SIGINT is serve's graceful shutdown: every participant gets
+		// exit_room and the store is closed cleanly.
+		if err := cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			_ = cmd.Process.Kill()
+		}
+		t := time.NewTimer(serverStopTimeout)
+		defer t.Stop()
+		select {
+		case err := <-exited:
+			return childExitErr(err)
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("%w: server did not stop within %s; killed", ErrServer, serverStopTimeout)
+	}
+
+	t := time.NewTimer(serverStartTimeout)
+	defer t.Stop()
+	select {
+	case b := <-ready:
+		return target{
+			url: b.url, appID: b.appID, key: b.key,
+			cpu:       func() (time.Duration, error) { return procCPU(pid) },
+			cpuMethod: CPUChildProcStat,
+			stop:      stop,
+		}, nil
+	case err := <-exited:
+		_ = os.RemoveAll(dir)
+		return target{}, fmt.Errorf("%w: server exited before its banner (%v): %s", ErrServer, err, stderr)
+	case <-t.C:
+		_ = stop(context.Background())
+		return target{}, fmt.Errorf("%w: no banner within %s: %s", ErrServer, serverStartTimeout, stderr)
+	case <-ctx.Done():
+		_ = stop(context.Background())
+		return target{}, ctx.Err()
+	}
+}
+
+// childExitErr treats the exit after our SIGINT as success.
+func childExitErr(err error) error {
+	var ee *exec.ExitError
+	if err == nil || (errors.As(err, &ee) && ee.ExitCode() == 0) {
+		return nil
+	}
+	return fmt.Errorf("%w: server exit: %w", ErrServer, err)
+}
+
+// parseProcStatCPU returns utime+stime in clock ticks from the contents of
+// /proc/<pid>/stat (proc(5): fields 14 and 15). The command name (field 2)
+// may contain spaces and parentheses, so fields are counted from the last
+// ')'.
+func parseProcStatCPU(stat string) (uint64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%w: no ')' in stat", ErrCPU)
+	}
+	f := strings.Fields(stat[i+1:])
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%w: %d fields in stat", ErrCPU, len(f)+2)
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrCPU, err)
+	}
+	return ut + st, nil
+}
