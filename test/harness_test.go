@@ -16,13 +16,20 @@ import (
 // testEnv is a running server with its development app.
 type testEnv struct {
 	srv   *server.Server
-	appID uint32
-	key   string
+	appID   uint32
+	key     string
+	dataDir string
 }
 
 // startServer runs a Parley server on ephemeral loopback ports with its
 // data directory in t.TempDir(); it shuts down when the test ends.
 func startServer(t *testing.T, mutate ...func(*config.Config)) *testEnv {
+	t.Helper()
+	return startServerWithLogger(t, testLogger(), mutate...)
+}
+
+// startServerWithLogger is startServer with the server's logger given.
+func startServerWithLogger(t *testing.T, logger *slog.Logger, mutate ...func(*config.Config)) *testEnv {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -31,7 +38,7 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *testEnv {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	srv, err := server.New(cfg, server.Options{Logger: testLogger()})
+	srv, err := server.New(cfg, server.Options{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +55,7 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *testEnv {
 		}
 	})
 	dev := srv.DevApp()
-	return &testEnv{srv: srv, appID: dev.SDKAppID, key: dev.SecretKey}
+	return &testEnv{srv: srv, appID: dev.SDKAppID, key: dev.SecretKey, dataDir: cfg.DataDir}
 }
 
 // userSig signs a one-day UserSig for user with the dev app's key.

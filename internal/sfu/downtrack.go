@@ -36,9 +36,8 @@ type DownTrack struct {
 	twccBuf   [2]byte
 	mung      munger
 	seq       sequencer
-	current   int // layer being forwarded, -1 before the first keyframe
-	target    int // layer wanted
-	started   bool
+	current   int    // layer being forwarded, -1 before the first keyframe
+	target    int    // layer wanted
 	packets   uint32 // RFC 3550 sender's packet count
 	octets    uint32 // RFC 3550 sender's octet count
 	clockRate uint32

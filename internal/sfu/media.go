@@ -101,7 +101,11 @@ func (e *Engine) newAPI(factory func(packetio.BufferPacketType, uint32) io.ReadW
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if e.cfg.PublicIP != "" {
-		s.SetNAT1To1IPs([]string{e.cfg.PublicIP}, webrtc.ICECandidateTypeHost)
+		// Advertise the public IP in place of the bound one (NAT 1:1).
+		rule := webrtc.ICEAddressRewriteRule{External: []string{e.cfg.PublicIP}, AsCandidateType: webrtc.ICECandidateTypeHost}
+		if err := s.SetICEAddressRewriteRules(rule); err != nil {
+			return nil, fmt.Errorf("sfu: public ip: %w", err)
+		}
 	}
 	if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		return nil, fmt.Errorf("sfu: dtls role: %w", err)

@@ -2,7 +2,6 @@ package parley
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -146,15 +145,6 @@ func (fc *fakeConn) waitFrame(t *testing.T, typ protocol.Type) protocol.Envelope
 			t.Fatalf("no %s frame", typ)
 		}
 	}
-}
-
-func mustJSON(t *testing.T, v any) json.RawMessage {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // events records listener callbacks as strings, in order.

@@ -226,7 +226,8 @@ func (t *LocalTrack) Unpublish(ctx context.Context) error {
 func (t *LocalTrack) stop() {
 	t.cancel()
 	t.startMu.Lock()
-	t.startMu.Unlock() //nolint:staticcheck // empty section: waits out a concurrent start
+	//lint:ignore SA2001 the empty section waits out a concurrent start
+	t.startMu.Unlock()
 	t.wg.Wait()
 }
 
