@@ -56,6 +56,8 @@ func App(ctx context.Context, args []string, env Env) int {
 		})
 	case "delete":
 		return appDelete(ctx, rest, env)
+	case "settings":
+		return appSettings(ctx, rest, env)
 	default:
 		fmt.Fprintf(env.Stderr, "parley app: unknown subcommand %q\n\n", sub)
 		appUsage(env.Stderr)
@@ -72,6 +74,8 @@ Subcommands:
   show --sdkappid N         show one app with its secret key
   rotate --sdkappid N       replace an app's secret key
   delete --sdkappid N       delete an app (its SDKAppID is never reused)
+  settings --sdkappid N     show or change settings: --recording on|off,
+                            --relay on|off, --billing MODE, --private-map-key on|off
 
 Common flags: --data DIR, --kek-file FILE, --config FILE, --json.
 The key-encryption key is PARLEY_KEK if set, else the kek file.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/config"
 	"github.com/parley-rtc/parley/internal/room"
 	"github.com/parley-rtc/parley/internal/sfu"
@@ -173,6 +174,9 @@ func (s *Server) UDPAddr() *net.UDPAddr { return s.media.UDPAddr() }
 
 // DevApp returns the development app's credentials.
 func (s *Server) DevApp() DevApp { return s.dev }
+
+// Apps exposes the app service (console, tests).
+func (s *Server) Apps() *app.Service { return s.apps.Service }
 
 // Rooms exposes the room manager (tests, benchmarks, REST).
 func (s *Server) Rooms() *room.Manager { return s.rooms }

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-rtc/parley/internal/pionlog"
 )
 
 // minSocketBuffer is the smallest UDP socket buffer the SFU asks for
@@ -36,7 +39,7 @@ type Config struct {
 type Engine struct {
 	cfg     Config
 	log     *slog.Logger
-	lf      slogFactory
+	lf      logging.LoggerFactory
 	conn    *net.UDPConn
 	mux     ice.UDPMux
 	metrics *metrics
@@ -78,7 +81,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	log := cfg.Logger.With("component", "sfu")
 	setSocketBuffers(conn, cfg.SocketBufferBytes, log)
-	lf := slogFactory{log: log}
+	lf := pionlog.NewFactory(log)
 	e := &Engine{
 		cfg: cfg, log: log, lf: lf, conn: conn, metrics: m,
 		mux:   webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), conn),

@@ -99,7 +99,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		tr = dt
 	}
-	api, err := newAPI(tr)
+	api, err := newAPI(tr, log)
 	if err != nil {
 		return nil, err
 	}

@@ -2,19 +2,23 @@ package parley
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parley-rtc/parley/internal/pionlog"
 	"github.com/parley-rtc/parley/protocol"
 )
 
 // newAPI builds the pion API every PeerConnection of a client uses. All
 // sockets come from tr.Net(); mDNS is disabled because it would open
 // multicast sockets and answer name queries outside the Transport.
-func newAPI(tr Transport) (*webrtc.API, error) {
+// Pion's own logs, the interceptors' included, go to log.
+func newAPI(tr Transport, log *slog.Logger) (*webrtc.API, error) {
+	lf := pionlog.NewFactory(log)
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("parley: codecs: %w", err)
@@ -23,10 +27,10 @@ func newAPI(tr Transport) (*webrtc.API, error) {
 	// repairs loss from its own send history), sender/receiver reports,
 	// simulcast header extensions, stats and TWCC.
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, reg, webrtc.WithInterceptorLoggerFactory(lf)); err != nil {
 		return nil, fmt.Errorf("parley: interceptors: %w", err)
 	}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetNet(tr.Net())
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// A self-hosted server is often on the same host or a lab network

@@ -1,4 +1,6 @@
-package sfu
+// Package pionlog routes Pion's logging onto log/slog, so Pion's output
+// follows the process's level and format instead of writing to stderr.
+package pionlog
 
 import (
 	"context"
@@ -11,10 +13,14 @@ import (
 // levelTrace is below slog.LevelDebug; Pion's trace output is very chatty.
 const levelTrace = slog.LevelDebug - 4
 
-// slogFactory adapts Pion's logging.LoggerFactory onto log/slog.
-type slogFactory struct{ log *slog.Logger }
+// factory adapts Pion's logging.LoggerFactory onto log/slog.
+type factory struct{ log *slog.Logger }
 
-func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+// NewFactory returns a Pion LoggerFactory writing to log, each logger
+// tagged with its Pion scope.
+func NewFactory(log *slog.Logger) logging.LoggerFactory { return factory{log: log} }
+
+func (f factory) NewLogger(scope string) logging.LeveledLogger {
 	return pionLogger{log: f.log.With("pion", scope)}
 }
 

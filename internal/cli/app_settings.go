@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/parley-rtc/parley/internal/app"
+	"github.com/parley-rtc/parley/internal/store"
+)
+
+// onOffFlag is a flag taking on|off that remembers whether it was given,
+// so `app settings` changes only what the operator named.
+type onOffFlag struct {
+	set, value bool
+}
+
+func (f *onOffFlag) String() string { return onOff(f.value) }
+
+func (f *onOffFlag) Set(s string) error {
+	switch s {
+	case "on", "true", "1":
+		f.value = true
+	case "off", "false", "0":
+		f.value = false
+	default:
+		return fmt.Errorf("%q is not on or off", s)
+	}
+	f.set = true
+	return nil
+}
+
+// appSettings changes an app's settings: parley app settings --sdkappid N
+// [--recording on|off] [--relay on|off] [--billing MODE]
+// [--private-map-key on|off]. With no change flags it prints the settings.
+func appSettings(ctx context.Context, args []string, env Env) int {
+	var f appFlags
+	fs := newAppFlagSet("settings", env, &f)
+	getID := sdkAppIDFlag(fs)
+	var recording, relay, pmk onOffFlag
+	fs.Var(&recording, "recording", "cloud recording `on|off` (media is stored only when on)")
+	fs.Var(&relay, "relay", "relay (bypass streaming) `on|off`")
+	fs.Var(&pmk, "private-map-key", "require a PrivateMapKey to enter rooms: `on|off`")
+	billing := fs.String("billing", "", "billing `mode`: "+string(store.BillingParticipantMinutes)+" or "+string(store.BillingBandwidth))
+	if code, done := parseFlags(fs, args, env); done {
+		return code
+	}
+	id, ok := getID(env)
+	if !ok {
+		return ExitUsage
+	}
+	return withApps(ctx, "settings", f, env, false, func(svc *app.Service) int {
+		a, err := svc.Get(ctx, id)
+		if err != nil {
+			return appError(env, "settings", id, err)
+		}
+		s := a.Settings
+		changed := recording.set || relay.set || pmk.set || *billing != ""
+		if recording.set {
+			s.Recording = recording.value
+		}
+		if relay.set {
+			s.Relay = relay.value
+		}
+		if pmk.set {
+			s.EnforcePrivateMapKey = pmk.value
+		}
+		if *billing != "" {
+			s.BillingMode = store.BillingMode(*billing)
+		}
+		if changed {
+			if err := svc.UpdateSettings(ctx, id, s); err != nil {
+				return appError(env, "settings", id, err)
+			}
+			a.Settings = s
+		}
+		a.SecretKey = "" // settings output never shows the secret
+		if f.json {
+			return writeJSON(env, toAppJSON(a))
+		}
+		if err := printApp(env.Stdout, a); err != nil {
+			return fail(env, "app settings: %v", err)
+		}
+		return ExitOK
+	})
+}
+
+var _ flag.Value = (*onOffFlag)(nil)
