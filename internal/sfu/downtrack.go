@@ -54,7 +54,7 @@ type DownTrack struct {
 }
 
 func newDownTrack(t *PublishedTrack, sub *Peer) *DownTrack {
-	dt := &DownTrack{track: t, sub: sub, current: -1, target: t.highestActiveLayer(), clockRate: t.codec.ClockRate}
+	dt := &DownTrack{track: t, sub: sub, current: -1, target: t.defaultLayer(), clockRate: t.codec.ClockRate}
 	dt.kind = webrtc.RTPCodecTypeAudio
 	n := audioRingSlots
 	if t.video {
@@ -153,18 +153,23 @@ func (d *DownTrack) writeRTP(ep *extPacket) {
 	if !d.bound {
 		return
 	}
-	if d.track.video && ep.layer == d.target && d.current != d.target {
-		if !ep.keyframe {
-			if d.current < 0 {
-				d.sub.e.metrics.keyframeWaitDrops.Inc()
-			}
-			if ep.layer != d.current {
-				return
-			}
-		} else {
+	if d.track.video && d.current != d.target && ep.keyframe {
+		switch {
+		case ep.layer == d.target:
+			// Switch (or start) at a keyframe of the wanted layer.
 			d.mung.startSegment(ep.extSN, ep.extTS, ep.arrival, d.clockRate)
 			d.current = d.target
+		case d.current < 0 && ep.layer < d.target && d.track.layers[d.target].buf.Load() == nil:
+			// Nothing forwarded yet and the wanted layer has not
+			// started arriving at all: begin with a lower layer that
+			// has, and move up at the wanted layer's first keyframe.
+			// (When it is arriving, its keyframe was requested; wait.)
+			d.mung.startSegment(ep.extSN, ep.extTS, ep.arrival, d.clockRate)
+			d.current = ep.layer
 		}
+	} else if d.track.video && d.current < 0 {
+		d.sub.e.metrics.keyframeWaitDrops.Inc()
+		return
 	} else if !d.track.video && d.current < 0 {
 		d.mung.startSegment(ep.extSN, ep.extTS, ep.arrival, d.clockRate)
 		d.current = ep.layer

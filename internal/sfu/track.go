@@ -82,15 +82,10 @@ func (t *PublishedTrack) layerIndex(rid string) (int, bool) {
 	return 0, false
 }
 
-// highestActiveLayer is the highest layer that has started arriving.
-func (t *PublishedTrack) highestActiveLayer() int {
-	for i := len(t.layers) - 1; i >= 0; i-- {
-		if t.layers[i].buf.Load() != nil {
-			return i
-		}
-	}
-	return len(t.layers) - 1
-}
+// defaultLayer is the layer a new subscriber wants: the highest the
+// publisher declared. Until it arrives the DownTrack starts on a lower one
+// (see DownTrack.writeRTP).
+func (t *PublishedTrack) defaultLayer() int { return len(t.layers) - 1 }
 
 func (t *PublishedTrack) addDownTrack(dt *DownTrack) bool {
 	t.mu.Lock()
