@@ -110,3 +110,28 @@ func testLogger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// publishClips publishes the committed test clips: VP8 video
+// (testdata/media/vp8.ivf, 320x240 15 fps) and/or Opus audio
+// (testdata/media/opus.ogg).
+func publishClips(t *testing.T, ctx context.Context, c *parley.Client, video, audio bool) {
+	t.Helper()
+	if video {
+		v, err := parley.NewIVFSource(vp8File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PublishVideo(ctx, v, parley.VideoOptions{}); err != nil {
+			t.Fatalf("publish video: %v", err)
+		}
+	}
+	if audio {
+		a, err := parley.NewOggSource(opusFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PublishAudio(ctx, a); err != nil {
+			t.Fatalf("publish audio: %v", err)
+		}
+	}
+}

@@ -201,20 +201,7 @@ func TestTwoClientsExchangeOpusAndVP8(t *testing.T) {
 		if _, err := clients[user].EnterRoom(ctx, parley.EnterParams{RoomID: 4242, Scene: protocol.SceneVideoCall}); err != nil {
 			t.Fatalf("%s enter: %v", user, err)
 		}
-		audio, err := parley.NewOggSource(opusFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		video, err := parley.NewIVFSource(vp8File)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := clients[user].PublishAudio(ctx, audio); err != nil {
-			t.Fatalf("%s publish audio: %v", user, err)
-		}
-		if _, err := clients[user].PublishVideo(ctx, video, parley.VideoOptions{}); err != nil {
-			t.Fatalf("%s publish video: %v", user, err)
-		}
+		publishClips(t, ctx, clients[user], true, true)
 	}
 	wantVideo, wantAudio := ivfFrames(t, vp8File), oggPackets(t, opusFile)
 	for user, s := range sinks {

@@ -72,13 +72,7 @@ func TestSubscriberJoinPLIAndNACKRepair(t *testing.T) {
 	if _, err := alice.EnterRoom(ctx, parley.EnterParams{RoomID: 77, Scene: protocol.SceneVideoCall}); err != nil {
 		t.Fatal(err)
 	}
-	video, err := parley.NewIVFSource(vp8File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.PublishVideo(ctx, video, parley.VideoOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	publishClips(t, ctx, alice, true, false)
 	// With no subscriber there is no reason for a keyframe: the SFU never
 	// requests one on a timer (REFERENCE.md §8.2 point 6).
 	if n := len(keyframeRequests); n != 0 {

@@ -78,20 +78,7 @@ func TestCallLeavesNoPersonalDataInLogsOrStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			v, err := parley.NewIVFSource(vp8File)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := parley.NewOggSource(opusFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.PublishVideo(ctx, v, parley.VideoOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.PublishAudio(ctx, a); err != nil {
-				t.Fatal(err)
-			}
+			publishClips(t, ctx, c, true, true)
 		}
 	}
 	for len(got.snapshot()) < 150 {

@@ -59,13 +59,7 @@ func TestReconnectAfterSignalingDrop(t *testing.T) {
 	if _, err := alice.EnterRoom(ctx, parley.EnterParams{RoomID: 66, Scene: protocol.SceneVideoCall}); err != nil {
 		t.Fatal(err)
 	}
-	src, err := parley.NewOggSource(opusFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.PublishAudio(ctx, src); err != nil {
-		t.Fatal(err)
-	}
+	publishClips(t, ctx, alice, false, true)
 
 	tracks := make(chan *parley.RemoteTrack, 4)
 	lost, recovered := make(chan struct{}, 1), make(chan struct{}, 1)

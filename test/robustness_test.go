@@ -85,13 +85,7 @@ func TestMalformedFramesLeaveServerAndRoomUnharmed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	src, err := parley.NewOggSource(opusFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.PublishAudio(ctx, src); err != nil {
-		t.Fatal(err)
-	}
+	publishClips(t, ctx, alice, false, true)
 	waitFor(t, ctx, got.notify, "audio at bob")
 
 	// The attacker joins the same room over a raw connection.

@@ -29,20 +29,7 @@ func TestStatisticsEveryTwoSeconds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v, err := parley.NewIVFSource(vp8File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := parley.NewOggSource(opusFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.PublishVideo(ctx, v, parley.VideoOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.PublishAudio(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	publishClips(t, ctx, alice, true, true)
 
 	// Skip rounds until bob has seen alice's video for a whole interval.
 	var s parley.Statistics
