@@ -107,18 +107,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // frame before it is closed.
 const hardReadLimit = 1 << 20
 
+// shutdownGrace is how long Shutdown lets sessions that were sent
+// exit_room close themselves (the frame written first) before it closes
+// the rest.
+const shutdownGrace = 2 * time.Second
+
 // Shutdown refuses new connections and waits for sessions to end. The
 // caller exits the rooms first (room.Manager.CloseAll) so that clients get
-// exit_room with reason 4.
+// exit_room with reason 4; those sessions close after writing it, and any
+// left after a short grace (connections that never joined) are closed.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closing = true
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	h.mu.Lock()
 	for s := range h.sessions {
 		s.closeWith(websocket.StatusGoingAway, "server shutting down")
 	}
 	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
