@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-rtc/parley/internal/auth"
@@ -33,10 +34,12 @@ type client struct {
 	joinWall   time.Duration // EnterRoom as the client saw it
 	joinResult int64         // EnterRoom's result: server-side join ms
 
+	errCount atomic.Uint64 // asynchronous SDK errors (OnError)
+
 	mu      sync.Mutex
 	streams map[string]*stream // by publisher user id + "/" + track id
 	warm    int
-	errs    []error // asynchronous SDK errors (OnError)
+	errs    []error // the first few OnError errors, for diagnostics
 }
 
 func newClient(t target, o Options, w *window, userID string, publish bool, expect int) (*client, error) {
@@ -141,6 +144,7 @@ func (c *client) isReady() bool {
 }
 
 func (c *client) onError(err error) {
+	c.errCount.Add(1)
 	c.mu.Lock()
 	// Keep the first few: enough to explain a failure, bounded in memory.
 	if len(c.errs) < 4 {

@@ -11,17 +11,18 @@ import (
 	"time"
 )
 
-// procCPU returns the user+system CPU time of process pid, all threads.
-func procCPU(pid int) (time.Duration, error) {
+// procCPU returns the CPU time of process pid, all threads.
+func procCPU(pid int) (cpuTimes, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrCPU, err)
+		return cpuTimes{}, fmt.Errorf("%w: %w", ErrCPU, err)
 	}
-	ticks, err := parseProcStatCPU(string(b))
+	ut, st, err := parseProcStatCPU(string(b))
 	if err != nil {
-		return 0, err
+		return cpuTimes{}, err
 	}
-	return time.Duration(ticks) * time.Second / time.Duration(clockTicks()), nil
+	hz := time.Duration(clockTicks())
+	return cpuTimes{user: time.Duration(ut) * time.Second / hz, system: time.Duration(st) * time.Second / hz}, nil
 }
 
 // atClkTck is the auxiliary-vector key of USER_HZ (linux/auxvec.h).
@@ -56,11 +57,11 @@ func auxWord(b []byte, word int) uint64 {
 	return binary.NativeEndian.Uint64(b)
 }
 
-// selfCPU returns this process's user+system CPU time (getrusage).
-func selfCPU() (time.Duration, error) {
+// selfCPU returns this process's CPU time (getrusage).
+func selfCPU() (cpuTimes, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("%w: getrusage: %w", ErrCPU, err)
+		return cpuTimes{}, fmt.Errorf("%w: getrusage: %w", ErrCPU, err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+	return cpuTimes{user: time.Duration(ru.Utime.Nano()), system: time.Duration(ru.Stime.Nano())}, nil
 }

@@ -2,17 +2,14 @@
 
 package bench
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // procCPU needs /proc; elsewhere the server's CPU time is not reported.
-func procCPU(int) (time.Duration, error) {
-	return 0, fmt.Errorf("%w: /proc is Linux-only", ErrCPU)
+func procCPU(int) (cpuTimes, error) {
+	return cpuTimes{}, fmt.Errorf("%w: /proc is Linux-only", ErrCPU)
 }
 
 // selfCPU is not implemented off Linux; the report then omits CPU figures.
-func selfCPU() (time.Duration, error) {
-	return 0, fmt.Errorf("%w: not supported on this OS", ErrCPU)
+func selfCPU() (cpuTimes, error) {
+	return cpuTimes{}, fmt.Errorf("%w: not supported on this OS", ErrCPU)
 }

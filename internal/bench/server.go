@@ -1,7 +1,7 @@
 package bench
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/parley-rtc/parley/internal/config"
@@ -45,7 +46,7 @@ type target struct {
 	key   string
 	// cpu returns the server's cumulative CPU time; nil when the server is
 	// remote and cannot be measured.
-	cpu       func() (time.Duration, error)
+	cpu       func() (cpuTimes, error)
 	cpuMethod string
 	stop      func(context.Context) error
 }
@@ -137,6 +138,44 @@ func parseBannerLine(b *banner, line string) bool {
 	return b.url != "" && b.appID != 0 && b.key != ""
 }
 
+// bannerWriter is the child's stdout: it parses lines until the banner
+// is complete, sends it on ready, and discards everything after.
+type bannerWriter struct {
+	ready chan banner
+
+	mu      sync.Mutex
+	partial []byte
+	b       banner
+	done    bool
+}
+
+func newBannerWriter() *bannerWriter { return &bannerWriter{ready: make(chan banner, 1)} }
+
+func (w *bannerWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(p), nil
+	}
+	w.partial = append(w.partial, p...)
+	for {
+		line, rest, ok := bytes.Cut(w.partial, []byte{'\n'})
+		if !ok {
+			break
+		}
+		w.partial = rest
+		if parseBannerLine(&w.b, string(line)) {
+			w.done, w.partial = true, nil
+			w.ready <- w.b
+			return len(p), nil
+		}
+	}
+	if len(w.partial) > tailBytes { // no banner line is this long
+		w.partial = w.partial[:0]
+	}
+	return len(p), nil
+}
+
 // tailBuffer keeps the last bytes written to it: the child's stderr, shown
 // when it fails to start.
 type tailBuffer struct {
@@ -182,37 +221,25 @@ func startChild(ctx context.Context, o Options) (target, error) {
 	}
 	stderr := &tailBuffer{}
 	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return target{}, fmt.Errorf("%w: %w", ErrServer, err)
-	}
+	out := newBannerWriter()
+	cmd.Stdout = out
+	// serve holds no grandchildren, but if anything inherited its stdout
+	// the copy to out would block Wait until that holder exits.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		_ = os.RemoveAll(dir)
 		return target{}, fmt.Errorf("%w: start %s: %w", ErrServer, o.ServerBinary, err)
 	}
 	exited := make(chan error, 1)
-	ready := make(chan banner, 1)
-	go func() {
-		var b banner
-		sc := bufio.NewScanner(stdout)
-		sent := false
-		for sc.Scan() {
-			if !sent && parseBannerLine(&b, sc.Text()) {
-				ready <- b
-				sent = true
-			}
-		}
-		// Keep reading to EOF (above) so the child never blocks on a full
-		// pipe; Wait must come after the last read of the pipe.
-		exited <- cmd.Wait()
-	}()
+	go func() { exited <- cmd.Wait() }()
 	pid := cmd.Process.Pid
 	stop := func(ctx context.Context) error {
 		defer os.RemoveAll(dir)
-		// SIGINT is serve's graceful shutdown: every participant gets
-		// exit_room and the store is closed cleanly.
-		if err := cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		// SIGTERM is serve's graceful shutdown (as is SIGINT): every
+		// participant gets exit_room and the store is closed cleanly. It
+		// is the supervisor's signal, and unlike SIGINT it is never
+		// inherited as ignored from a background job.
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			_ = cmd.Process.Kill()
 		}
 		t := time.NewTimer(serverStopTimeout)
@@ -231,10 +258,10 @@ func startChild(ctx context.Context, o Options) (target, error) {
 	t := time.NewTimer(serverStartTimeout)
 	defer t.Stop()
 	select {
-	case b := <-ready:
+	case b := <-out.ready:
 		return target{
 			url: b.url, appID: b.appID, key: b.key,
-			cpu:       func() (time.Duration, error) { return procCPU(pid) },
+			cpu:       func() (cpuTimes, error) { return procCPU(pid) },
 			cpuMethod: CPUChildProcStat,
 			stop:      stop,
 		}, nil
@@ -250,33 +277,46 @@ func startChild(ctx context.Context, o Options) (target, error) {
 	}
 }
 
-// childExitErr treats the exit after our SIGINT as success.
+// childExitErr treats the exit after our SIGTERM as success.
 func childExitErr(err error) error {
 	var ee *exec.ExitError
-	if err == nil || (errors.As(err, &ee) && ee.ExitCode() == 0) {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) || (errors.As(err, &ee) && ee.ExitCode() == 0) {
 		return nil
 	}
 	return fmt.Errorf("%w: server exit: %w", ErrServer, err)
 }
 
-// parseProcStatCPU returns utime+stime in clock ticks from the contents of
-// /proc/<pid>/stat (proc(5): fields 14 and 15). The command name (field 2)
-// may contain spaces and parentheses, so fields are counted from the last
-// ')'.
-func parseProcStatCPU(stat string) (uint64, error) {
+// cpuTimes is a process's cumulative CPU time, split as the kernel
+// accounts it: system time is where loopback sendto, receive and wake-ups
+// show up.
+type cpuTimes struct {
+	user, system time.Duration
+}
+
+func (c cpuTimes) total() time.Duration { return c.user + c.system }
+
+func (c cpuTimes) sub(o cpuTimes) cpuTimes {
+	return cpuTimes{user: c.user - o.user, system: c.system - o.system}
+}
+
+// parseProcStatCPU returns utime and stime in clock ticks from the
+// contents of /proc/<pid>/stat (proc(5): fields 14 and 15). The command
+// name (field 2) may contain spaces and parentheses, so fields are
+// counted from the last ')'.
+func parseProcStatCPU(stat string) (utime, stime uint64, err error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("%w: no ')' in stat", ErrCPU)
+		return 0, 0, fmt.Errorf("%w: no ')' in stat", ErrCPU)
 	}
 	f := strings.Fields(stat[i+1:])
 	// f[0] is field 3 (state); utime is field 14, stime field 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("%w: %d fields in stat", ErrCPU, len(f)+2)
+		return 0, 0, fmt.Errorf("%w: %d fields in stat", ErrCPU, len(f)+2)
 	}
 	ut, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrCPU, err)
+		return 0, 0, fmt.Errorf("%w: %w", ErrCPU, err)
 	}
-	return ut + st, nil
+	return ut, st, nil
 }

@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parley-rtc/parley/internal/bench"
+)
+
+const benchUsage = `Usage: parley bench <benchmark> [flags]
+
+Benchmarks:
+  sfu   fan media from P publishers out to S subscribers through the SFU
+        and report delivery, loss, join time, latency and server CPU
+
+Run 'parley bench sfu --help' for its flags.
+`
+
+// benchHiddenFlag is left out of --help: it serves the developers who
+// profile the server, not the operators who size it.
+const benchHiddenFlag = "cpuprofile"
+
+// Bench runs a benchmark against a Parley server.
+func Bench(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 {
+		io.WriteString(env.Stderr, benchUsage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		io.WriteString(env.Stderr, benchUsage)
+		return ExitOK
+	case "sfu":
+		return benchSFU(ctx, args[1:], env)
+	default:
+		fmt.Fprintf(env.Stderr, "parley bench: unknown benchmark %q\n\n", args[0])
+		io.WriteString(env.Stderr, benchUsage)
+		return ExitUsage
+	}
+}
+
+// benchSFUFlags are the parsed flags of `parley bench sfu`.
+type benchSFUFlags struct {
+	fs         *flag.FlagSet
+	url        string
+	sdkAppID   usUint32Value
+	key        string
+	room       usUint32Value
+	pubs, subs int
+	audioOnly  bool
+	duration   time.Duration
+	warmup     time.Duration
+	spawn      bool
+	json       bool
+	cpuProfile string
+}
+
+func newBenchSFUFlags(env Env) *benchSFUFlags {
+	f := &benchSFUFlags{fs: flag.NewFlagSet("parley bench sfu", flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&f.url, "url", "", "signaling `URL` of a running server, e.g. ws://127.0.0.1:7880/v1/signal")
+	fs.Var(&f.sdkAppID, "sdkappid", "the app's `SDKAppID` (with --url)")
+	fs.StringVar(&f.key, "key", "", "the app's SecretKey, to sign UserSigs (default $"+usSecretKeyEnv+")")
+	fs.BoolVar(&f.spawn, "spawn", false, "start a server for the run (child process, temporary data dir, loopback) instead of --url")
+	fs.IntVar(&f.pubs, "publishers", 1, "publishing clients `P`")
+	fs.IntVar(&f.subs, "subscribers", 10, "subscribing (audience) clients `S`")
+	fs.BoolVar(&f.audioOnly, "audio-only", false, "publish Opus only (default: Opus 50 pkt/s + VP8 ~30 fps)")
+	fs.DurationVar(&f.duration, "duration", bench.DefaultDuration, "measured window, after warm-up")
+	fs.DurationVar(&f.warmup, "warmup", bench.DefaultWarmupTimeout, "longest wait for every subscriber to receive every track")
+	fs.Var(&f.room, "room", "numeric room `ID` (default: derived from the clock)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window to `file` (runs the server in-process)")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, "Usage: parley bench sfu (--spawn | --url URL --sdkappid N --key KEY)\n"+
+			"                        [--publishers P] [--subscribers S] [--audio-only] [--duration 30s] [--room R] [--json]\n\n"+
+			"Progress goes to stderr; results to stdout.\n\nFlags:\n")
+		// PrintDefaults cannot skip flags, so print the visible ones
+		// through a scratch FlagSet.
+		visible := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		visible.SetOutput(env.Stderr)
+		fs.VisitAll(func(fl *flag.Flag) {
+			if fl.Name != benchHiddenFlag {
+				visible.Var(fl.Value, fl.Name, fl.Usage)
+				// Var takes the current value as the default; after a
+				// parse that is the user's value, not the default.
+				visible.Lookup(fl.Name).DefValue = fl.DefValue
+			}
+		})
+		visible.PrintDefaults()
+	}
+	return f
+}
+
+// parse parses and checks args; it returns -1 to continue, or the exit
+// code to return.
+func (f *benchSFUFlags) parse(args []string, env Env) int {
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if f.key == "" && env.Getenv != nil && !f.spawn {
+		f.key = env.Getenv(usSecretKeyEnv)
+	}
+	switch {
+	case f.fs.NArg() > 0:
+		return f.usageErr(env, "unexpected argument %q", f.fs.Arg(0))
+	case f.spawn && (f.url != "" || f.sdkAppID.set || f.key != ""):
+		return f.usageErr(env, "--spawn starts its own server: drop --url, --sdkappid and --key")
+	case !f.spawn && f.url == "":
+		return f.usageErr(env, "--url is required (or --spawn to start a server for the run)")
+	case !f.spawn && !strings.HasPrefix(f.url, "ws://") && !strings.HasPrefix(f.url, "wss://"):
+		return f.usageErr(env, "--url must be ws:// or wss://, got %q", f.url)
+	case !f.spawn && (!f.sdkAppID.set || f.sdkAppID.v == 0):
+		return f.usageErr(env, "--sdkappid is required with --url (1-4294967295)")
+	case !f.spawn && f.key == "":
+		return f.usageErr(env, "--key or $%s is required with --url", usSecretKeyEnv)
+	case f.pubs < 1:
+		return f.usageErr(env, "--publishers must be at least 1")
+	case f.subs < 0:
+		return f.usageErr(env, "--subscribers must not be negative")
+	case f.subs == 0 && f.pubs == 1:
+		return f.usageErr(env, "nobody would receive: use --subscribers ≥ 1 or --publishers ≥ 2")
+	case f.duration <= 0:
+		return f.usageErr(env, "--duration must be positive")
+	case f.warmup <= 0:
+		return f.usageErr(env, "--warmup must be positive")
+	case f.cpuProfile != "" && !f.spawn:
+		return f.usageErr(env, "--cpuprofile profiles an in-process server: it needs --spawn")
+	}
+	return -1
+}
+
+func (f *benchSFUFlags) usageErr(env Env, format string, a ...any) int {
+	fmt.Fprintf(env.Stderr, "%s: %s\n", f.fs.Name(), fmt.Sprintf(format, a...))
+	f.fs.Usage()
+	return ExitUsage
+}
+
+func benchSFU(ctx context.Context, args []string, env Env) int {
+	f := newBenchSFUFlags(env)
+	if rc := f.parse(args, env); rc >= 0 {
+		return rc
+	}
+	o := bench.Options{
+		URL: f.url, SDKAppID: f.sdkAppID.v, SecretKey: f.key, Spawn: f.spawn,
+		Publishers: f.pubs, Subscribers: f.subs, AudioOnly: f.audioOnly,
+		Duration: f.duration, WarmupTimeout: f.warmup, RoomID: f.room.v,
+		Progress: env.Stderr,
+	}
+	if f.spawn {
+		// The running parley binary is the server binary: its `serve`
+		// runs as a child so the server's CPU time excludes the clients.
+		exe, err := os.Executable()
+		if err != nil {
+			return fail(env, "bench: locate the parley binary: %v", err)
+		}
+		o.ServerBinary = exe
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fail(env, "bench: %v", err)
+		}
+		defer pf.Close()
+		o.CPUProfile = pf
+	}
+	res, err := bench.RunSFU(ctx, o)
+	if err != nil {
+		if errors.Is(err, bench.ErrInvalidOptions) {
+			fmt.Fprintf(env.Stderr, "parley bench sfu: %v\n", err)
+			return ExitUsage
+		}
+		return fail(env, "bench sfu: %v", err)
+	}
+	if f.json {
+		return writeJSON(env, res)
+	}
+	printBenchTable(env.Stdout, res)
+	return ExitOK
+}
+
+// printBenchTable prints a Result for people.
+func printBenchTable(w io.Writer, r bench.Result) {
+	media := "audio+video"
+	if r.AudioOnly {
+		media = "audio only"
+	}
+	fmt.Fprintf(w, "Parley SFU benchmark: %d publisher(s) → %d subscriber(s), %s, %.1f s measured, %s server, %d CPUs\n\n",
+		r.Publishers, r.Subscribers, media, r.DurationS, r.ServerMode, r.CPUs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(name, format string, a ...any) {
+		fmt.Fprintf(tw, "  %s\t"+format+"\n", append([]any{name}, a...)...)
+	}
+	row("delivered packets", "%s (%s pkt/s over %d streams)", group(r.DeliveredPackets), group(uint64(r.DeliveredPPS)), r.Streams)
+	row("lost packets", "%s of %s expected (%.3f %%)", group(r.LostPackets), group(r.ExpectedPackets), r.LossPercent)
+	row("bitrate", "%s kbps delivered", group(uint64(r.BitrateKbps)))
+	row("join time p50 / p99", "%.1f / %.1f ms (server side %.0f / %.0f ms)", r.JoinMsP50, r.JoinMsP99, r.JoinServerMsP50, r.JoinServerMsP99)
+	row("latency p50 / p99 / max", "%.2f / %.2f / %.2f ms (%s samples)", r.LatencyMsP50, r.LatencyMsP99, r.LatencyMsMax, group(r.LatencySamples))
+	if r.SDKErrors > 0 {
+		row("SDK errors", "%d (asynchronous, see OnError)", r.SDKErrors)
+	}
+	if r.ServerCPUMethod != "" {
+		row("server CPU", "%.2f s: user %.2f, system %.2f (%s)", r.ServerCPUSeconds, r.ServerCPUUserSeconds, r.ServerCPUSystemSeconds, r.ServerCPUMethod)
+		row("delivered / server CPU-s", "%s", group(uint64(r.DeliveredPerServerCPUSecond)))
+	}
+	if r.BenchCPUSeconds > 0 {
+		row("bench process CPU", "%.2f s", r.BenchCPUSeconds)
+	}
+	tw.Flush()
+}
+
+// group formats n with thousands separators.
+func group(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
