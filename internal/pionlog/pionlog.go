@@ -44,8 +44,11 @@ func (l pionLogger) Trace(msg string)                  { l.emit(levelTrace, msg)
 func (l pionLogger) Tracef(format string, args ...any) { l.emitf(levelTrace, format, args...) }
 func (l pionLogger) Debug(msg string)                  { l.emit(slog.LevelDebug, msg) }
 func (l pionLogger) Debugf(format string, args ...any) { l.emitf(slog.LevelDebug, format, args...) }
-func (l pionLogger) Info(msg string)                   { l.emit(slog.LevelInfo, msg) }
-func (l pionLogger) Infof(format string, args ...any)  { l.emitf(slog.LevelInfo, format, args...) }
+
+// Pion's Info level reports every ICE, DTLS and PeerConnection state
+// change: routine for Pion, noise for an operator, so it maps to Debug.
+func (l pionLogger) Info(msg string)                   { l.emit(slog.LevelDebug, msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.emitf(slog.LevelDebug, format, args...) }
 func (l pionLogger) Warn(msg string)                   { l.emit(slog.LevelWarn, msg) }
 func (l pionLogger) Warnf(format string, args ...any)  { l.emitf(slog.LevelWarn, format, args...) }
 func (l pionLogger) Error(msg string)                  { l.emit(slog.LevelError, msg) }

@@ -29,8 +29,8 @@
 // # Forward path (SFU → subscribers)
 //
 // A layer fans the packet out over a copy-on-write []*DownTrack
-// (atomic.Pointer), on the Write goroutine or, above fanoutThreshold
-// DownTracks, on the engine's worker pool. Every DownTrack is its own
+// (atomic.Pointer), on the Write goroutine or, when it splits into chunks
+// of at least minFanoutChunk DownTracks, also on the engine's worker pool. Every DownTrack is its own
 // webrtc.TrackLocal: it rewrites SSRC/PT per binding and SN/TS by 64-bit
 // offsets (munger), drops all incoming header extensions and sets only the
 // subscriber's transport-wide sequence number, remembers outgoing SN → ring

@@ -170,8 +170,15 @@ func (s *session) replyError(id uint64, code int, msg string) {
 	s.send(protocol.TypeError, id, protocol.Error{Code: code, Message: msg}, false)
 }
 
+// replyErr answers with the error's protocol code; the message is the
+// cause alone, since the code travels in its own field.
 func (s *session) replyErr(id uint64, err error) {
-	s.replyError(id, codeOf(err), err.Error())
+	msg := err.Error()
+	var r *Refusal
+	if errors.As(err, &r) {
+		msg = r.Err.Error()
+	}
+	s.replyError(id, codeOf(err), msg)
 }
 
 // cleanup leaves the room (if still in it) and closes the media peer.
