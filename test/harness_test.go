@@ -15,7 +15,7 @@ import (
 
 // testEnv is a running server with its development app.
 type testEnv struct {
-	srv   *server.Server
+	srv     *server.Server
 	appID   uint32
 	key     string
 	dataDir string
