@@ -17,17 +17,19 @@ type Type string
 
 // Client → server frame types.
 const (
-	TypeJoin       Type = "join"        // JoinRequest → JoinResponse
-	TypeLeave      Type = "leave"       // no data → ExitRoom{Reason: 0}
-	TypePublish    Type = "publish"     // PublishRequest, before the offer that carries the tracks
-	TypeUnpublish  Type = "unpublish"   // UnpublishRequest
-	TypeOffer      Type = "offer"       // SessionDescription for the publisher PeerConnection
-	TypeAnswer     Type = "answer"      // SessionDescription for the subscriber PeerConnection
-	TypeCandidate  Type = "candidate"   // Candidate (either direction)
-	TypeMute       Type = "mute"        // Mute
-	TypeSwitchRole Type = "switch_role" // SwitchRole
-	TypeSetLayer   Type = "set_layer"   // SetLayer (simulcast choice)
-	TypePing       Type = "ping"        // no data → pong
+	TypeJoin       Type = "join"             // JoinRequest → JoinResponse
+	TypeLeave      Type = "leave"            // no data → ExitRoom{Reason: 0}
+	TypePublish    Type = "publish"          // PublishRequest, before the offer that carries the tracks
+	TypeUnpublish  Type = "unpublish"        // UnpublishRequest
+	TypeOffer      Type = "offer"            // SessionDescription for the publisher PeerConnection
+	TypeAnswer     Type = "answer"           // SessionDescription for the subscriber PeerConnection
+	TypeCandidate  Type = "candidate"        // Candidate (either direction)
+	TypeMute       Type = "mute"             // Mute
+	TypeSwitchRole Type = "switch_role"      // SwitchRole
+	TypeSetLayer   Type = "set_layer"        // SetLayer (simulcast choice)
+	TypePing       Type = "ping"             // no data → pong
+	TypeTelemetry  Type = "telemetry"        // TelemetryReport → ok, or error -4009 naming the field
+	TypeWithdraw   Type = "withdraw_consent" // WithdrawConsent → ok; the server refuses PI until fresh consent
 )
 
 // Server → client frame types.
@@ -48,7 +50,7 @@ const (
 var knownTypes = map[Type]bool{
 	TypeJoin: true, TypeLeave: true, TypePublish: true, TypeUnpublish: true, TypeOffer: true,
 	TypeAnswer: true, TypeCandidate: true, TypeMute: true, TypeSwitchRole: true, TypeSetLayer: true,
-	TypePing: true, TypeJoined: true, TypeUserEnter: true, TypeUserLeave: true,
+	TypePing: true, TypeTelemetry: true, TypeWithdraw: true, TypeJoined: true, TypeUserEnter: true, TypeUserLeave: true,
 	TypeTrackPublished: true, TypeTrackUnpublished: true, TypeAvailability: true,
 	TypeRoleChanged: true, TypeExitRoom: true, TypeError: true, TypePong: true, TypeOK: true,
 }
@@ -143,6 +145,15 @@ type JoinRequest struct {
 	Role          Role   `json:"role,omitempty"` // required in live scenes; anchor otherwise
 	PrivateMapKey string `json:"private_map_key,omitempty"`
 	SDKVersion    string `json:"sdk_version,omitempty"`
+	// DeviceID is the SDK's random install id (never a hardware id).
+	DeviceID string `json:"device_id,omitempty"`
+	// Platform is the SDK platform: android, ios, harmony, web, pc, go.
+	Platform string `json:"platform,omitempty"`
+	// Consent is the consent the SDK holds; required (CONSENT-1/3/6).
+	Consent *ConsentClaim `json:"consent,omitempty"`
+	// Switches are the optional-field and extension switches in force
+	// (inventory switch ids → on/off); absent means off.
+	Switches map[string]bool `json:"switches,omitempty"`
 }
 
 // Room returns the room reference of the request.
@@ -177,8 +188,34 @@ func (j *JoinRequest) Validate() error {
 	if len(j.SDKVersion) > 64 {
 		return errors.New("sdk_version: at most 64 bytes")
 	}
+	if j.DeviceID != "" {
+		if err := ValidateDeviceID(j.DeviceID); err != nil {
+			return err
+		}
+	}
+	switch j.Platform {
+	case "", "android", "ios", "harmony", "web", "pc", "go":
+	default:
+		return fmt.Errorf("platform: %q is not android, ios, harmony, web, pc or go", truncate(j.Platform, 16))
+	}
+	if j.Consent != nil {
+		if err := j.Consent.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(j.Switches) > MaxSwitches {
+		return fmt.Errorf("switches: at most %d", MaxSwitches)
+	}
+	for k := range j.Switches {
+		if k == "" || len(k) > 64 {
+			return errors.New("switches: each switch id must be 1-64 bytes")
+		}
+	}
 	return nil
 }
+
+// MaxSwitches bounds the switches a join may carry.
+const MaxSwitches = 64
 
 // JoinResponse answers a join: Result is the join time in ms (>0), as
 // TRTC's onEnterRoom(result).
