@@ -68,5 +68,8 @@ const (
 	ErrCodeNegotiationFailed = -4005   // SDP offer/answer could not be applied
 	ErrCodeRoomFull          = -4006   // room at its configured participant limit
 	ErrCodeRateLimited       = -4007   // too many frames per second on this connection
+	ErrCodeConsentRequired   = -4008   // no consent, withdrawn, or older than the app's latest material policy
+	ErrCodeFieldRejected     = -4009   // field or medium undeclared, switched off or not consented
+	ErrCodeGuardianRequired  = -4010   // a minor's join without a guardian-consent reference
 	ErrCodeInternal          = -4500   // server fault; the request may be retried
 )
