@@ -2,15 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/parley-rtc/parley/internal/keyring"
-	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
 
 // DBFile is the SQLite database's file name inside the data directory.
@@ -45,29 +38,9 @@ func OpenLocal(ctx context.Context, dataDir, kekEnv string, logger *slog.Logger)
 // OpenLocalWith is OpenLocal with every option, for the server, which takes
 // the key file path from its configuration.
 func OpenLocalWith(ctx context.Context, o LocalOptions) (*Service, func() error, error) {
-	if o.DataDir == "" {
-		return nil, nil, errors.New("app: open: empty data directory")
-	}
-	// 0700: the directory holds the database and, by default, the key.
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("app: open: data directory: %w", err)
-	}
-	kekPath := o.KEKFile
-	if kekPath == "" {
-		kekPath = filepath.Join(o.DataDir, KEKFile)
-	}
-	kek, err := keyring.LoadOrCreateKEK(kekPath, o.KEKEnv)
+	l, err := OpenLocalStores(ctx, o)
 	if err != nil {
-		return nil, nil, fmt.Errorf("app: open: %w", err)
+		return nil, nil, err
 	}
-	sealer, err := keyring.NewAESGCM(kek)
-	if err != nil {
-		return nil, nil, fmt.Errorf("app: open: %w", err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(o.DataDir, DBFile), o.Logger)
-	if err != nil {
-		return nil, nil, fmt.Errorf("app: open: %w", err)
-	}
-	svc := New(db, sealer, Options{Logger: o.Logger, Now: o.Now, CacheTTL: o.CacheTTL})
-	return svc, db.Close, nil
+	return l.Apps, l.Close, nil
 }

@@ -18,10 +18,12 @@ import (
 const benchUsage = `Usage: parley bench <benchmark> [flags]
 
 Benchmarks:
-  sfu   fan media from P publishers out to S subscribers through the SFU
-        and report delivery, loss, join time, latency and server CPU
+  sfu        fan media from P publishers out to S subscribers through the SFU
+             and report delivery, loss, join time, latency and server CPU
+  telemetry  ingest telemetry frames (decode, validate against the inventory,
+             pseudonymise, store in SQLite) and report records per second
 
-Run 'parley bench sfu --help' for its flags.
+Run 'parley bench <benchmark> --help' for its flags.
 `
 
 // benchHiddenFlag is left out of --help: it serves the developers who
@@ -40,6 +42,8 @@ func Bench(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	case "sfu":
 		return benchSFU(ctx, args[1:], env)
+	case "telemetry":
+		return benchTelemetry(ctx, args[1:], env)
 	default:
 		fmt.Fprintf(env.Stderr, "parley bench: unknown benchmark %q\n\n", args[0])
 		io.WriteString(env.Stderr, benchUsage)

@@ -15,18 +15,14 @@ type appDirectory struct {
 	*app.Service
 }
 
-func openAppDirectory(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*appDirectory, func() error, error) {
-	svc, closeFn, err := app.OpenLocalWith(ctx, app.LocalOptions{
+func openLocal(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*app.Local, error) {
+	return app.OpenLocalStores(ctx, app.LocalOptions{
 		DataDir: cfg.DataDir,
 		KEKFile: cfg.KEKPath(),
 		KEKEnv:  cfg.KEK,
 		Logger:  log,
 		Now:     now,
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return &appDirectory{svc}, closeFn, nil
 }
 
 // ensureDevApp creates the development app on an empty data directory.

@@ -41,16 +41,17 @@ type adminVerifier func(ctx context.Context, sdkAppID uint32, identifier, sig st
 // port with a URL change; authentication is an admin UserSig in the query
 // (sdkappid, identifier, usersig) as in Tencent IM's REST API.
 type restAPI struct {
-	rooms  *room.Manager
-	verify adminVerifier
-	log    *slog.Logger
+	rooms   *room.Manager
+	privacy *privacyServices
+	verify  adminVerifier
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // by app id + action
 }
 
-func newRESTAPI(rooms *room.Manager, verify adminVerifier, log *slog.Logger) *restAPI {
-	return &restAPI{rooms: rooms, verify: verify, log: log, limiters: make(map[string]*rate.Limiter)}
+func newRESTAPI(rooms *room.Manager, privacy *privacyServices, verify adminVerifier, log *slog.Logger) *restAPI {
+	return &restAPI{rooms: rooms, privacy: privacy, verify: verify, log: log, limiters: make(map[string]*rate.Limiter)}
 }
 
 // restError is an API 3.0 error: a dotted code and a message.
@@ -79,7 +80,11 @@ func (a *restAPI) actions() map[string]restHandler {
 }
 
 func (a *restAPI) register(mux *http.ServeMux) {
-	for name, h := range a.actions() {
+	actions := a.actions()
+	for name, h := range a.privacyActions() {
+		actions[name] = h
+	}
+	for name, h := range actions {
 		mux.HandleFunc("POST /v1/rest/"+name, a.serve(name, h))
 	}
 }
@@ -255,10 +260,8 @@ func (a *restAPI) describeRooms(_ context.Context, appID uint32, body []byte) (a
 	var req struct {
 		SdkAppId uint32 `json:"SdkAppId"`
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if e := decodeStrict(body, &req); e != nil {
-			return nil, e
-		}
+	if e := decodeOptional(body, &req); e != nil {
+		return nil, e
 	}
 	rooms := a.rooms.Rooms(appID)
 	return map[string]any{"Total": len(rooms), "Rooms": rooms}, nil

@@ -59,6 +59,7 @@ type Server struct {
 	rooms    *room.Manager
 	signal   *signal.Handler
 	apps     *appDirectory
+	privacy  *privacyServices
 	dev      DevApp
 }
 
@@ -102,12 +103,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	apps, closeApps, err := openAppDirectory(ctx, s.cfg, s.log, s.opts.Now)
+	local, err := openLocal(ctx, s.cfg, s.log, s.opts.Now)
 	if err != nil {
 		return err
 	}
+	s.closers = append(s.closers, local.Close)
+	apps := &appDirectory{local.Apps}
 	s.apps = apps
-	s.closers = append(s.closers, closeApps)
+	s.privacy, err = newPrivacyServices(local.DB, local.KEK, s.log, s.opts.Now)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, s.privacy.close)
 	dev, err := apps.ensureDevApp(ctx)
 	if err != nil {
 		return fmt.Errorf("development app: %w", err)
@@ -136,7 +143,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Logger:        s.log,
 		Registerer:    reg,
 		Now:           s.opts.Now,
-	}, authz, s.rooms, s.media)
+	}, authz, s.privacy.signalPrivacy(), s.rooms, s.media)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/signal", s.signal)
@@ -145,7 +152,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	newRESTAPI(s.rooms, authz.verifyAdmin, s.log).register(mux)
+	newRESTAPI(s.rooms, s.privacy, authz.verifyAdmin, s.log).register(mux)
 
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {

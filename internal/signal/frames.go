@@ -55,6 +55,10 @@ func (s *session) handleFrame(ctx context.Context, b []byte) {
 		s.handleSwitchRole(env)
 	case protocol.TypeSetLayer:
 		s.handleSetLayer(env)
+	case protocol.TypeTelemetry:
+		s.handleTelemetry(ctx, env)
+	case protocol.TypeWithdraw:
+		s.handleWithdraw(ctx, env)
 	default:
 		s.replyError(env.ID, protocol.ErrCodeUnknownType, fmt.Sprintf("%q is a server-to-client frame", env.Type))
 	}
@@ -110,6 +114,14 @@ func (s *session) handleJoin(ctx context.Context, env protocol.Envelope) {
 		s.replyErr(env.ID, err)
 		return
 	}
+	// Consent comes after authentication (only a verified user's consent
+	// is recorded) and before anything else: no room, no media peer, no
+	// personal information processed without it (CONSENT-1, CONSENT-6).
+	scope, err := s.h.privacy.Consent.AdmitJoin(ctx, &req)
+	if err != nil {
+		s.replyErr(env.ID, err)
+		return
+	}
 	peer, err := s.h.media.NewPeer(req.UserID, s, sfu.PeerHooks{OnTrack: s.onTrack, OnFailed: s.onMediaFailed})
 	if err != nil {
 		s.replyError(env.ID, protocol.ErrCodeInternal, "media unavailable")
@@ -118,6 +130,7 @@ func (s *session) handleJoin(ctx context.Context, env protocol.Envelope) {
 	}
 	s.mu.Lock()
 	s.peer, s.grant, s.appID, s.holding = peer, grant, req.SDKAppID, true
+	s.deviceID, s.scope = req.DeviceID, scope
 	s.mu.Unlock()
 
 	p, others, err := s.h.rooms.Join(req.SDKAppID, req.Room(), req.Scene, req.UserID, req.Role, s)
@@ -179,6 +192,10 @@ func (s *session) handlePublish(env protocol.Envelope) {
 		return
 	}
 	info := protocol.TrackInfo{TrackID: req.TrackID, UserID: p.UserID, Kind: req.Kind, StreamType: req.StreamType, Layers: req.Layers}
+	if err := s.mediaAllowed(info.Kind); err != nil {
+		s.replyErr(env.ID, err)
+		return
+	}
 	s.mu.Lock()
 	grant := s.grant
 	s.mu.Unlock()
@@ -228,6 +245,10 @@ func (s *session) handleOffer(env protocol.Envelope) {
 	}
 	if !p.Role().CanPublish() {
 		s.replyError(env.ID, protocol.ErrCodePublishNotAllowed, "audience cannot publish: the publisher connection is refused")
+		return
+	}
+	if s.isWithdrawn() {
+		s.replyError(env.ID, protocol.ErrCodeConsentRequired, "consent withdrawn: no media is accepted from this device")
 		return
 	}
 	var sd protocol.SessionDescription
@@ -369,4 +390,93 @@ func (s *session) onTrack(pt *sfu.PublishedTrack) {
 // reconnects.
 func (s *session) onMediaFailed() {
 	s.closeWith(4000, "media transport failed")
+}
+
+// isWithdrawn reports whether the user withdrew consent in this session.
+func (s *session) isWithdrawn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.withdrawn
+}
+
+// mediaAllowed applies the consent scope and the init-config switches to
+// a publish: audio needs audio_enable (SWITCH-1), video needs
+// streams_config (SWITCH-2), both need the rtc purpose. A switched-off
+// medium that arrives anyway is refused here, before any media flows.
+func (s *session) mediaAllowed(kind protocol.Kind) error {
+	s.mu.Lock()
+	scope, withdrawn := s.scope, s.withdrawn
+	s.mu.Unlock()
+	switch {
+	case withdrawn:
+		return Refuse(protocol.ErrCodeConsentRequired, errors.New("consent withdrawn: no media is accepted from this device"))
+	case !scope.Purposes[protocol.PurposeRTC]:
+		return Refuse(protocol.ErrCodeConsentRequired, errors.New(`consent does not cover purpose "rtc"`))
+	case kind == protocol.KindAudio && !scope.Switches["audio_enable"]:
+		return Refuse(protocol.ErrCodeFieldRejected, errors.New(`media.audio: switch "audio_enable" is off`))
+	case kind == protocol.KindVideo && !scope.Switches["streams_config"]:
+		return Refuse(protocol.ErrCodeFieldRejected, errors.New(`media.video: switch "streams_config" is off (no streams configured)`))
+	}
+	return nil
+}
+
+func (s *session) handleTelemetry(ctx context.Context, env protocol.Envelope) {
+	p, _, ok := s.joined(env.ID)
+	if !ok {
+		return
+	}
+	if s.isWithdrawn() {
+		s.replyError(env.ID, protocol.ErrCodeConsentRequired, "consent withdrawn: no telemetry is accepted from this device")
+		return
+	}
+	var rep protocol.TelemetryReport
+	if err := protocol.DecodeData(env, &rep); err != nil {
+		s.replyError(env.ID, protocol.ErrCodeBadRequest, err.Error())
+		return
+	}
+	if len(rep.Streams) > protocol.MaxTelemetryStreams || len(rep.Events) > protocol.MaxTelemetryEvents {
+		s.replyError(env.ID, protocol.ErrCodeBadRequest, fmt.Sprintf("telemetry: at most %d streams and %d events per report", protocol.MaxTelemetryStreams, protocol.MaxTelemetryEvents))
+		return
+	}
+	s.mu.Lock()
+	info := SessionInfo{SDKAppID: s.appID, Room: p.Room().Ref, UserID: p.UserID, DeviceID: s.deviceID, Scope: s.scope}
+	s.mu.Unlock()
+	if err := s.h.privacy.Telemetry.Ingest(ctx, info, &rep); err != nil {
+		s.replyErr(env.ID, err)
+		return
+	}
+	s.send(protocol.TypeOK, env.ID, nil, false)
+}
+
+// handleWithdraw records a consent withdrawal (CONSENT-5): from now on the
+// session accepts no personal information — no telemetry, no media — and
+// the user leaves the room, which stops forwarding their media at once.
+func (s *session) handleWithdraw(ctx context.Context, env protocol.Envelope) {
+	p, _, ok := s.joined(env.ID)
+	if !ok {
+		return
+	}
+	var w protocol.WithdrawConsent
+	if len(env.Data) > 0 {
+		if err := protocol.DecodeData(env, &w); err != nil {
+			s.replyError(env.ID, protocol.ErrCodeBadRequest, err.Error())
+			return
+		}
+	}
+	s.mu.Lock()
+	s.withdrawn = true
+	appID, deviceID := s.appID, s.deviceID
+	s.mu.Unlock()
+	if err := s.h.privacy.Consent.Withdraw(ctx, appID, p.UserID, deviceID); err != nil {
+		s.h.log.Error("record consent withdrawal", "err", err)
+		s.replyError(env.ID, protocol.ErrCodeInternal, "withdrawal not recorded; retry")
+		return
+	}
+	s.send(protocol.TypeOK, env.ID, nil, false)
+	s.mu.Lock()
+	s.participant = nil
+	s.exiting = true
+	s.mu.Unlock()
+	s.h.rooms.Leave(p, protocol.ExitReasonLeft, "")
+	s.send(protocol.TypeExitRoom, 0, protocol.ExitRoom{Reason: protocol.ExitReasonLeft, Detail: "consent withdrawn"}, true)
 }

@@ -25,10 +25,17 @@ type Config struct {
 	Now           func() time.Time
 }
 
+// Privacy are the consent and telemetry services a session uses.
+type Privacy struct {
+	Consent   ConsentGate
+	Telemetry TelemetrySink
+}
+
 // Handler accepts signaling WebSockets.
 type Handler struct {
 	cfg     Config
 	auth    Authorizer
+	privacy Privacy
 	rooms   *room.Manager
 	media   *sfu.Engine
 	log     *slog.Logger
@@ -41,7 +48,7 @@ type Handler struct {
 }
 
 // NewHandler builds the signaling handler.
-func NewHandler(cfg Config, auth Authorizer, rooms *room.Manager, media *sfu.Engine) *Handler {
+func NewHandler(cfg Config, auth Authorizer, privacy Privacy, rooms *room.Manager, media *sfu.Engine) *Handler {
 	if cfg.RatePerSecond <= 0 {
 		cfg.RatePerSecond = 50
 	}
@@ -61,7 +68,7 @@ func NewHandler(cfg Config, auth Authorizer, rooms *room.Manager, media *sfu.Eng
 		cfg.Now = time.Now
 	}
 	return &Handler{
-		cfg: cfg, auth: auth, rooms: rooms, media: media,
+		cfg: cfg, auth: auth, privacy: privacy, rooms: rooms, media: media,
 		log:      cfg.Logger.With("component", "signal"),
 		metrics:  newMetrics(cfg.Registerer),
 		sessions: make(map[*session]struct{}),

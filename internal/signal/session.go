@@ -34,7 +34,10 @@ type session struct {
 	grant       Grant
 	appID       uint32
 	declared    map[string]struct{} // track ids announced with "publish"
-	exiting     bool                // an exit_room was queued; stop accepting requests
+	deviceID    string
+	scope       Scope
+	withdrawn   bool // the user withdrew consent: no further PI accepted
+	exiting     bool // an exit_room was queued; stop accepting requests
 	// While a join is being processed, frames the room or the media peer
 	// emit are held so the client sees "joined" first.
 	holding bool
