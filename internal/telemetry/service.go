@@ -60,6 +60,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Inventory == nil || cfg.Store == nil {
 		return nil, errors.New("telemetry: inventory and store are required")
 	}
+	if err := checkIdentities(cfg.Inventory); err != nil {
+		return nil, err
+	}
 	if len(cfg.PseudonymKey) < 32 {
 		return nil, errors.New("telemetry: pseudonym key must be at least 32 bytes")
 	}
@@ -94,6 +97,22 @@ func New(cfg Config) (*Service, error) {
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
+}
+
+// checkIdentities makes the service refuse to run unless the inventory
+// declares the identifiers a stored record carries, with the protection
+// this service applies: the user id pseudonymised and the room id kept
+// with the quality data (COLLECT-1: nothing stored that is not declared).
+func checkIdentities(inv *inventory.Inventory) error {
+	user, ok := inv.Element("identity.user_id")
+	if !ok || user.AtRest != "pseudonymise" {
+		return errors.New("telemetry: the inventory must declare identity.user_id, pseudonymised at rest")
+	}
+	room, ok := inv.Element("identity.room_id")
+	if !ok || !room.Stored || room.Store != "quality_logs" {
+		return errors.New("telemetry: the inventory must declare identity.room_id, stored with the quality logs")
+	}
+	return nil
 }
 
 // Session identifies a report's source.
