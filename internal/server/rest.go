@@ -42,6 +42,7 @@ type adminVerifier func(ctx context.Context, sdkAppID uint32, identifier, sig st
 // (sdkappid, identifier, usersig) as in Tencent IM's REST API.
 type restAPI struct {
 	rooms   *room.Manager
+	apps    *appDirectory
 	privacy *privacyServices
 	verify  adminVerifier
 	log     *slog.Logger
@@ -50,8 +51,8 @@ type restAPI struct {
 	limiters map[string]*rate.Limiter // by app id + action
 }
 
-func newRESTAPI(rooms *room.Manager, privacy *privacyServices, verify adminVerifier, log *slog.Logger) *restAPI {
-	return &restAPI{rooms: rooms, privacy: privacy, verify: verify, log: log, limiters: make(map[string]*rate.Limiter)}
+func newRESTAPI(rooms *room.Manager, apps *appDirectory, privacy *privacyServices, verify adminVerifier, log *slog.Logger) *restAPI {
+	return &restAPI{rooms: rooms, apps: apps, privacy: privacy, verify: verify, log: log, limiters: make(map[string]*rate.Limiter)}
 }
 
 // restError is an API 3.0 error: a dotted code and a message.

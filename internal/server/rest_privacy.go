@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/internal/privacy/consent"
+	"github.com/parley-rtc/parley/internal/privacy/disclosure"
 	"github.com/parley-rtc/parley/internal/telemetry"
 	"github.com/parley-rtc/parley/protocol"
 )
@@ -16,6 +17,7 @@ func (a *restAPI) privacyActions() map[string]restHandler {
 		"DescribePolicies":      a.describePolicies,
 		"DescribeConsentLedger": a.describeConsentLedger,
 		"DescribeCallQuality":   a.describeCallQuality,
+		"GenerateDisclosure":    a.generateDisclosure,
 	}
 }
 
@@ -117,6 +119,35 @@ func (a *restAPI) describeCallQuality(ctx context.Context, appID uint32, body []
 		return nil, &restError{Code: "InternalError", Message: err.Error()}
 	}
 	return map[string]any{"Total": len(pts), "Points": pts}, nil
+}
+
+// generateDisclosure writes the app's privacy disclosure (DISCLOSE-1)
+// from the inventory and the app's actual settings, in any format.
+func (a *restAPI) generateDisclosure(ctx context.Context, appID uint32, body []byte) (any, *restError) {
+	var req struct {
+		SdkAppId      uint32          `json:"SdkAppId,omitempty"`
+		Platform      string          `json:"Platform"`
+		Lang          string          `json:"Lang"`
+		Format        string          `json:"Format"`
+		Switches      map[string]bool `json:"Switches,omitempty"`
+		PolicyURL     string          `json:"PolicyUrl,omitempty"`
+		PolicyVersion string          `json:"PolicyVersion,omitempty"`
+	}
+	if e := decodeStrict(body, &req); e != nil {
+		return nil, e
+	}
+	app, err := a.apps.Get(ctx, appID)
+	if err != nil {
+		return nil, &restError{Code: "InternalError", Message: "app lookup failed"}
+	}
+	out, err := disclosure.Generate(a.privacy.inventory, disclosure.AppConfig{
+		SDKAppID: appID, AppName: app.Name, Recording: app.Settings.Recording, Relay: app.Settings.Relay,
+		Switches: req.Switches, PolicyURL: req.PolicyURL, PolicyVersion: req.PolicyVersion,
+	}, disclosure.Options{Platform: req.Platform, Lang: req.Lang, Format: req.Format})
+	if err != nil {
+		return nil, &restError{Code: "InvalidParameter", Message: err.Error()}
+	}
+	return map[string]any{"Format": req.Format, "Content": string(out)}, nil
 }
 
 // decodeOptional decodes a body that may be empty.

@@ -152,7 +152,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	newRESTAPI(s.rooms, s.privacy, authz.verifyAdmin, s.log).register(mux)
+	newRESTAPI(s.rooms, apps, s.privacy, authz.verifyAdmin, s.log).register(mux)
 
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
