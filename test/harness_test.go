@@ -68,7 +68,8 @@ func (e *testEnv) userSig(t *testing.T, user string) string {
 	return sig
 }
 
-// client builds an SDK client for user; it is closed when the test ends.
+// client builds an SDK client for user, with the user's consent recorded
+// and the SDK initialised (CONSENT-1); it is closed when the test ends.
 func (e *testEnv) client(t *testing.T, user string, l parley.Listener) *parley.Client {
 	t.Helper()
 	c, err := parley.New(parley.Config{
@@ -79,6 +80,12 @@ func (e *testEnv) client(t *testing.T, user string, l parley.Listener) *parley.C
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
+	if err := c.GrantConsent("2025-09-11", "rtc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 

@@ -97,6 +97,12 @@ func TestSubscriberJoinPLIAndNACKRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = bob.Close() })
+	if err := bob.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := bob.EnterRoom(ctx, parley.EnterParams{RoomID: 77, Scene: protocol.SceneVideoCall}); err != nil {
 		t.Fatal(err)
 	}

@@ -133,6 +133,12 @@ func TestServeProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if err := c.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.EnterRoom(ctx, parley.EnterParams{RoomID: 1, Scene: protocol.SceneVideoCall}); err != nil {
 		t.Fatal(err)
 	}

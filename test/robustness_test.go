@@ -92,6 +92,8 @@ func TestMalformedFramesLeaveServerAndRoomUnharmed(t *testing.T) {
 	raw := dialRaw(t, ctx, env)
 	join, _ := protocol.Encode(protocol.TypeJoin, 1, protocol.JoinRequest{
 		SDKAppID: env.appID, UserID: "mallory", UserSig: env.userSig(t, "mallory"), RoomID: 99, Scene: protocol.SceneVideoCall,
+		DeviceID: "raw-device-1", Consent: &protocol.ConsentClaim{PolicyVersion: "2025-09-11", Purposes: []string{protocol.PurposeRTC},
+			Method: protocol.ConsentMethodSDK, GrantedAt: time.Now().UnixMilli()},
 	})
 	raw.write(ctx, websocket.MessageText, join)
 	raw.next(ctx, protocol.TypeJoined)

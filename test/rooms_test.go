@@ -63,6 +63,12 @@ func TestBadUserSigCannotEnter(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cl.Close()
+			if err := cl.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.Init(ctx); err != nil {
+				t.Fatal(err)
+			}
 			_, err = cl.EnterRoom(ctx, parley.EnterParams{RoomID: 1, Scene: protocol.SceneVideoCall})
 			code, msg := enterCode(t, err)
 			if code != c.code || !strings.Contains(msg, c.message) {

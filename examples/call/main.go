@@ -114,6 +114,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	joinCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// A real app calls GrantConsent after its user agreed to the privacy
+	// policy in the app's own prompt; the SDK refuses the network before
+	// that (CONSENT-1). Running this example stands for that agreement.
+	if err := c.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil {
+		fmt.Fprintln(stderr, "call:", err)
+		return 2
+	}
+	if err := c.Init(joinCtx); err != nil {
+		fmt.Fprintln(stderr, "call:", err)
+		return 2
+	}
 	ms, err := c.EnterRoom(joinCtx, parley.EnterParams{RoomID: uint32(o.room), Scene: protocol.SceneVideoCall})
 	if err != nil {
 		var se *parley.ServerError

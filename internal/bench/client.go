@@ -77,6 +77,14 @@ func (c *client) join(ctx context.Context, roomID uint32, audioOnly bool) error 
 	if c.publish {
 		role = protocol.RoleAnchor
 	}
+	// The benchmark's synthetic users consent like any app's users must
+	// before the SDK may touch the network (CONSENT-1).
+	if err := c.sdk.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrJoin, c.userID, err)
+	}
+	if err := c.sdk.Init(ctx); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrJoin, c.userID, err)
+	}
 	start := time.Now()
 	res, err := c.sdk.EnterRoom(ctx, parley.EnterParams{RoomID: roomID, Scene: protocol.SceneLive, Role: role})
 	c.joinWall = time.Since(start)

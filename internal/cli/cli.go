@@ -42,11 +42,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the Parley server", Serve},
-		"app":     {"create, list, show and delete apps (SDKAppIDs)", App},
-		"usersig": {"generate and verify TRTC-compatible UserSigs", UserSig},
-		"bench":   {"run benchmarks against a server (sfu)", Bench},
-		"version": {"print the version", Version},
+		"serve":      {"run the Parley server", Serve},
+		"app":        {"create, list, show and delete apps (SDKAppIDs)", App},
+		"usersig":    {"generate and verify TRTC-compatible UserSigs", UserSig},
+		"disclosure": {"generate privacy disclosures from the inventory", Disclosure},
+		"policy":     {"publish and list privacy policy versions; show the consent ledger", Policy},
+		"bench":      {"run benchmarks against a server (sfu)", Bench},
+		"device":     {"run a field-device agent from an init config", Device},
+		"version":    {"print the version", Version},
 	}
 }
 

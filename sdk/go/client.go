@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +37,29 @@ type Config struct {
 	// Reconnect bounds the backoff between reconnect attempts; zero values
 	// mean 250 ms initial and 10 s maximum.
 	ReconnectInitial, ReconnectMax time.Duration
+
+	// InitConfig is the seed-000 init configuration (ParseInitConfig):
+	// audio only with "audio_enable": 1, video only for the streams
+	// "streams_config" lists, APM telemetry only with "ext.apm", each
+	// optional device fact only with its "field.*" switch. nil means no
+	// init config: audio and video are sent exactly when the app calls
+	// PublishAudio / PublishVideo, and every extension and optional field
+	// is off.
+	InitConfig *InitConfig
+	// DeviceIDFile, when set, persists the random install id across runs
+	// (created at Init, mode 0600). Empty: a fresh id per Client.
+	DeviceIDFile string
+	// IPPrefixBits makes the on-device IP truncation stricter than the
+	// default /24 (IPv4) and /48 (IPv6) (COLLECT-2).
+	IPPrefixBits IPPrefixBits
+}
+
+// IPPrefixBits are the prefix lengths the SDK keeps of the device's IP
+// address before reporting it. Zero means the default (24 and 48);
+// larger values than the defaults are refused, so the truncation can only
+// get stricter.
+type IPPrefixBits struct {
+	V4, V6 int
 }
 
 // EnterParams names the room to enter (TRTCParams).
@@ -51,23 +77,45 @@ type EnterParams struct {
 type Client struct {
 	cfg  Config
 	log  *slog.Logger
-	tr   Transport
+	gate *gate // every network operation goes through it
 	api  *webrtc.API
 	disp dispatcher
+	ic   *InitConfig // the client's copy of cfg.InitConfig; immutable
 
-	mu         sync.Mutex
-	closed     bool
-	room       *EnterParams // nil when not in a room
-	role       protocol.Role
-	sess       *session // nil while reconnecting
-	tracks     map[string]*LocalTrack
-	roomCancel context.CancelFunc
-	superDone  chan struct{}
+	// Device-fact collectors and the file access they use; tests
+	// replace them to prove which are called.
+	facts    []fact
+	readFile func(string) ([]byte, error)
+	glob     func(string) ([]string, error)
+	telEvery time.Duration // telemetry period: 2 s (no frequency option, COLLECT-6)
+
+	bg sync.WaitGroup // background room endings after a consent refusal
+
+	mu               sync.Mutex
+	closed           bool
+	consent          *protocol.ConsentClaim // nil until GrantConsent; cleared by Stop and -4008
+	ageBand          string
+	guardianRef      string
+	guardianRequired bool // the server answered -4010
+	inited           bool // Init succeeded: the gate is open
+	deviceID         string
+	room             *EnterParams // nil when not in a room
+	role             protocol.Role
+	sess             *session // nil while reconnecting
+	tracks           map[string]*LocalTrack
+	roomCancel       context.CancelFunc
+	superDone        chan struct{}
+	tel              *telState // the room's telemetry state; nil unless ext.apm is on
 }
 
-// New validates cfg and builds a client. It opens no connection and sends
-// nothing: the network is first used by EnterRoom (CONSENT-1: a consent
-// gate wraps cfg.Transport, so nothing reaches the network before it).
+// telemetryInterval is the APM report period.
+const telemetryInterval = 2 * time.Second
+
+// New validates cfg and builds a client. It opens no connection, sends
+// nothing and reads nothing about the device: every network operation
+// goes through an egress gate that wraps cfg.Transport and stays closed
+// until GrantConsent and Init (CONSENT-1/2); the first socket is
+// EnterRoom's.
 func New(cfg Config) (*Client, error) {
 	if !strings.HasPrefix(cfg.URL, "ws://") && !strings.HasPrefix(cfg.URL, "wss://") {
 		return nil, fmt.Errorf("%w: URL %q is not ws:// or wss://", ErrInvalidConfig, cfg.URL)
@@ -87,23 +135,34 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ReconnectMax < cfg.ReconnectInitial {
 		cfg.ReconnectMax = max(10*time.Second, cfg.ReconnectInitial)
 	}
+	if cfg.IPPrefixBits.V4 < 0 || cfg.IPPrefixBits.V4 > defaultV4Bits ||
+		cfg.IPPrefixBits.V6 < 0 || cfg.IPPrefixBits.V6 > defaultV6Bits {
+		return nil, fmt.Errorf("%w: IPPrefixBits %+v: IPv4 0-%d, IPv6 0-%d (0 = default)", ErrInvalidConfig,
+			cfg.IPPrefixBits, defaultV4Bits, defaultV6Bits)
+	}
+	var ic *InitConfig
+	if cfg.InitConfig != nil {
+		if err := cfg.InitConfig.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		ic = cfg.InitConfig.clone()
+		cfg.InitConfig = ic
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		dt, err := NewDefaultTransport()
-		if err != nil {
-			return nil, err
-		}
-		tr = dt
-	}
-	api, err := newAPI(tr, log)
+	// The gate builds the default transport only once it is open: even
+	// enumerating the host's interfaces waits for consent.
+	g := newGate(cfg.Transport)
+	api, err := newAPI(g, log)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, log: log, tr: tr, api: api, tracks: make(map[string]*LocalTrack)}, nil
+	return &Client{
+		cfg: cfg, log: log, gate: g, api: api, ic: ic, tracks: make(map[string]*LocalTrack),
+		facts: deviceFacts(), readFile: os.ReadFile, glob: filepath.Glob, telEvery: telemetryInterval,
+	}, nil
 }
 
 // UserID returns the configured user id.
@@ -112,6 +171,11 @@ func (c *Client) UserID() string { return c.cfg.UserID }
 // EnterRoom joins a room and returns the join time in ms (TRTC
 // onEnterRoom's result, also delivered to Listener.OnEnterRoom). A refusal
 // by the server is a *ServerError carrying the negative TRTC code.
+//
+// EnterRoom needs Init first (ErrNotInitialized, which also matches
+// ErrConsentRequired when consent is missing). The join carries the
+// device id, platform "go", the consent claim and the switches in force;
+// a -4008 refusal closes the gate and returns ErrConsentRequired.
 func (c *Client) EnterRoom(ctx context.Context, p EnterParams) (int64, error) {
 	req := c.joinRequest(p)
 	if err := req.Validate(); err != nil {
@@ -127,6 +191,10 @@ func (c *Client) EnterRoom(ctx context.Context, p EnterParams) (int64, error) {
 		c.mu.Unlock()
 		return 0, ErrAlreadyInRoom
 	}
+	if err := c.notReady(); err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
 	c.room = &p // reserve: a concurrent EnterRoom now fails fast
 	c.mu.Unlock()
 
@@ -140,7 +208,23 @@ func (c *Client) EnterRoom(ctx context.Context, p EnterParams) (int64, error) {
 	roomCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	c.mu.Lock()
+	raced := c.notReady()
+	if c.closed {
+		raced = ErrClosed
+	}
+	if raced != nil {
+		// Stop, Close or a refusal raced the join.
+		c.room = nil
+		c.mu.Unlock()
+		cancel()
+		s.teardown()
+		return 0, raced
+	}
 	c.sess, c.role, c.roomCancel, c.superDone = s, res.Role, cancel, done
+	if c.switchOnLocked(SwitchAPM) {
+		c.tel = newTelState()
+		c.tel.event(eventEnterRoom, time.Now())
+	}
 	c.mu.Unlock()
 	s.start(res, nil)
 	go c.supervise(roomCtx, s, done)
@@ -153,22 +237,37 @@ func (c *Client) EnterRoom(ctx context.Context, p EnterParams) (int64, error) {
 }
 
 func (c *Client) joinRequest(p EnterParams) protocol.JoinRequest {
-	return protocol.JoinRequest{
+	req := protocol.JoinRequest{
 		SDKAppID: c.cfg.SDKAppID, UserID: c.cfg.UserID, UserSig: c.cfg.UserSig,
 		RoomID: p.RoomID, StrRoomID: p.StrRoomID, Scene: p.Scene, Role: p.Role,
 		PrivateMapKey: p.PrivateMapKey, SDKVersion: SDKVersion,
+		Platform: platformGo,
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	req.DeviceID = c.deviceID
+	if c.consent != nil {
+		claim := *c.consent
+		claim.Purposes = slices.Clone(claim.Purposes)
+		claim.AgeBand, claim.GuardianRef = c.ageBand, c.guardianRef
+		req.Consent = &claim
+	}
+	req.Switches = c.switchesLocked()
+	return req
 }
+
+// platformGo is the Go SDK's platform in joins.
+const platformGo = "go"
 
 // connect dials, joins and builds both PeerConnections; on success the
 // session is ready but its loops are not started.
 func (c *Client) connect(ctx context.Context, p EnterParams) (*session, protocol.JoinResponse, error) {
 	var res protocol.JoinResponse
-	conn, err := c.tr.DialSignal(ctx, c.cfg.URL)
+	conn, err := c.gate.DialSignal(ctx, c.cfg.URL)
 	if err != nil {
 		return nil, res, err
 	}
-	sig := newSignaler(conn, c.log)
+	sig := newSignaler(conn, c.log, c.mapRefusal)
 	env, err := sig.request(ctx, protocol.TypeJoin, c.joinRequest(p))
 	if err == nil {
 		err = protocol.DecodeData(env, &res)
@@ -190,7 +289,11 @@ func (c *Client) connect(ctx context.Context, p EnterParams) (*session, protocol
 
 // ExitRoom leaves the room: local tracks stop, the server is told with
 // `leave`, both PeerConnections close and Listener.OnExitRoom(0) fires.
-func (c *Client) ExitRoom(ctx context.Context) error {
+func (c *Client) ExitRoom(ctx context.Context) error { return c.exitRoom(ctx, true) }
+
+// exitRoom leaves the room; report sends the final exit_room telemetry
+// event (not after a withdrawal).
+func (c *Client) exitRoom(ctx context.Context, report bool) error {
 	c.mu.Lock()
 	if c.room == nil || c.roomCancel == nil {
 		c.mu.Unlock()
@@ -204,10 +307,15 @@ func (c *Client) ExitRoom(ctx context.Context) error {
 	cancel()
 	<-done
 	c.mu.Lock()
-	s := c.sess
+	s, tel := c.sess, c.tel
 	c.mu.Unlock()
 	var err error
 	if s != nil {
+		s.stopTelemetry()
+		if report && tel != nil {
+			tel.event(eventExitRoom, time.Now())
+			s.flushEvents(ctx, tel)
+		}
 		err = s.leave(ctx)
 	}
 	c.endRoom()
@@ -223,7 +331,7 @@ func (c *Client) ExitRoom(ctx context.Context) error {
 func (c *Client) endRoom() {
 	c.mu.Lock()
 	s, tracks := c.sess, c.tracks
-	c.sess, c.room, c.roomCancel = nil, nil, nil
+	c.sess, c.room, c.roomCancel, c.tel = nil, nil, nil, nil
 	c.tracks = make(map[string]*LocalTrack)
 	c.mu.Unlock()
 	if s != nil {
@@ -239,6 +347,8 @@ func (c *Client) endRoom() {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
+	c.inited = false
+	c.gate.setOpen(false)
 	in := c.room != nil && c.roomCancel != nil
 	c.mu.Unlock()
 	var err error
@@ -250,6 +360,7 @@ func (c *Client) Close() error {
 			err = nil
 		}
 	}
+	c.bg.Wait()
 	c.disp.wait()
 	return err
 }

@@ -36,7 +36,22 @@ func newTestClient(t *testing.T, url string, ev *events) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
+	consentAndInit(t, c)
 	return c
+}
+
+// testPolicyVersion is the policy version the tests consent to.
+const testPolicyVersion = "2025-09-11"
+
+// consentAndInit records consent for rtc and quality and initialises c.
+func consentAndInit(t *testing.T, c *Client) {
+	t.Helper()
+	if err := c.GrantConsent(testPolicyVersion, protocol.PurposeRTC, protocol.PurposeQuality); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testCtx(t *testing.T) context.Context {

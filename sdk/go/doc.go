@@ -3,9 +3,15 @@
 // one WebSocket and carries media on two pion PeerConnections: a publisher
 // (the client offers) and a subscriber (the server offers).
 //
-// All network traffic goes through Config.Transport, so a wrapper can gate
-// or record every byte (CONSENT-1). New sends nothing; EnterRoom is the
-// first network use.
+// All network traffic goes through Config.Transport, wrapped in an egress
+// gate that stays closed until the end user's consent is recorded
+// (GrantConsent) and the SDK is initialised (Init): before that every
+// dial, socket, name lookup and interface query fails with
+// ErrConsentRequired and nothing is sent (CONSENT-1/2). New, GrantConsent
+// and Init perform no network I/O; EnterRoom is the first network use.
+// Stop withdraws consent (CONSENT-5). An init config (ParseInitConfig,
+// Config.InitConfig) switches audio, video, APM telemetry and each
+// optional device fact on; absent means off (SWITCH-1/2/3, COLLECT-5).
 //
 // A minimal session:
 //
@@ -20,6 +26,9 @@
 //	})
 //	if err != nil { … }
 //	defer c.Close()
+//	// After the app's privacy prompt, with the user's agreement:
+//	if err := c.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil { … }
+//	if err := c.Init(ctx); err != nil { … }
 //	if _, err := c.EnterRoom(ctx, parley.EnterParams{RoomID: 123}); err != nil {
 //		var se *parley.ServerError
 //		if errors.As(err, &se) { /* se.Code is the TRTC code, e.g. -3320 */ }

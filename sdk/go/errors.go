@@ -29,6 +29,22 @@ var (
 	ErrBadMedia = errors.New("parley: malformed media")
 	// ErrProtocol reports a frame from the server that breaks docs/protocol.md.
 	ErrProtocol = errors.New("parley: protocol violation")
+	// ErrConsentRequired reports a call that needs the end user's consent
+	// before it (CONSENT-1/2): Init before GrantConsent, any network use
+	// while the egress gate is closed, and a server refusal with code
+	// -4008 (the consent is missing, withdrawn or for an outdated policy
+	// version). Listener.OnConsentRequired reports the server's reason.
+	ErrConsentRequired = errors.New("parley: consent required")
+	// ErrGuardianRequired reports a minor (SetAgeBand "minor") without a
+	// guardian-consent reference, or a server refusal with code -4010
+	// (MINOR-1).
+	ErrGuardianRequired = errors.New("parley: guardian consent required")
+	// ErrNotInitialized reports EnterRoom before Init.
+	ErrNotInitialized = errors.New("parley: not initialized")
+	// ErrSwitchOff reports a function whose init-config switch is off:
+	// audio without "audio_enable": 1 (SWITCH-1), video for a stream
+	// "streams_config" does not list (SWITCH-2).
+	ErrSwitchOff = errors.New("parley: switched off by the init config")
 )
 
 // ServerError is a request the server refused. Code is the negative TRTC

@@ -39,6 +39,18 @@ func ExampleClient_EnterRoom() {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	// Nothing reaches the network before the user's consent (CONSENT-1).
+	_, err = c.EnterRoom(ctx, parley.EnterParams{RoomID: 123, Scene: protocol.SceneVideoCall})
+	fmt.Println(errors.Is(err, parley.ErrNotInitialized), errors.Is(err, parley.ErrConsentRequired))
+	// After the app's privacy prompt:
+	if err := c.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.Init(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
 	_, err = c.EnterRoom(ctx, parley.EnterParams{RoomID: 123, Scene: protocol.SceneVideoCall})
 	var se *parley.ServerError
 	switch {
@@ -47,5 +59,25 @@ func ExampleClient_EnterRoom() {
 	case err != nil:
 		fmt.Println("no server")
 	}
-	// Output: no server
+	// Output:
+	// true true
+	// no server
+}
+
+func ExampleParseInitConfig() {
+	ic, err := parley.ParseInitConfig([]byte(`{
+		"audio_enable": 1,
+		"streams_config": [{"stream_id": "front", "codec": "vp8", "width": 640, "height": 360, "fps": 15}],
+		"switches": {"ext.apm": true}
+	}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(ic.AudioEnable, len(ic.Streams), ic.Switches[parley.SwitchAPM])
+	_, err = parley.ParseInitConfig([]byte(`{"audio_enable": 1, "video_enable": 1}`))
+	fmt.Println(err)
+	// Output:
+	// true 1 true
+	// parley: invalid init config: unknown key "video_enable" in init config
 }

@@ -46,6 +46,13 @@ type Listener struct {
 	// OnError reports asynchronous failures (failed negotiation, a
 	// reconnect the server refused, a source that failed).
 	OnError func(err error)
+	// OnConsentRequired reports that the server refused the session's
+	// consent: code -4008 (consent missing, withdrawn or for an outdated
+	// policy version: ask the user again, GrantConsent, Init) or -4010
+	// (a minor without guardian consent: SetAgeBand with the guardian
+	// reference, Init). reason is the server's explanation. The egress
+	// gate is closed and a room in progress ends.
+	OnConsentRequired func(code int, reason string)
 }
 
 // dispatcher runs callbacks in order on one goroutine that exists only

@@ -54,13 +54,17 @@ func (t *LocalTrack) ID() string { return t.id }
 // Kind is audio or video.
 func (t *LocalTrack) Kind() protocol.Kind { return t.kind }
 
-// PublishAudio publishes an Opus source as the user's audio track.
+// PublishAudio publishes an Opus source as the user's audio track. With
+// an init config whose "audio_enable" is not 1 it fails with ErrSwitchOff
+// before reading src (SWITCH-1).
 func (c *Client) PublishAudio(ctx context.Context, src SampleSource) (*LocalTrack, error) {
 	return c.publish(ctx, protocol.KindAudio, protocol.StreamMain, CodecOpus, []SampleSource{src}, nil)
 }
 
 // PublishVideo publishes a video source. An audience member gets the
-// server's refusal as a *ServerError with code -4004.
+// server's refusal as a *ServerError with code -4004. With an init config
+// that lists no stream of o.StreamType in "streams_config" it fails with
+// ErrSwitchOff before reading src (SWITCH-2).
 func (c *Client) PublishVideo(ctx context.Context, src SampleSource, o VideoOptions) (*LocalTrack, error) {
 	if o.Codec == "" {
 		o.Codec = CodecVP8
@@ -94,6 +98,9 @@ func (c *Client) PublishVideo(ctx context.Context, src SampleSource, o VideoOpti
 func (c *Client) publish(ctx context.Context, kind protocol.Kind, st protocol.StreamType, codec string,
 	srcs []SampleSource, rids []string,
 ) (*LocalTrack, error) {
+	if err := c.checkMedia(kind, st); err != nil {
+		return nil, err
+	}
 	id := string(kind) + "-" + string(st)
 	mime := map[string]string{CodecVP8: webrtc.MimeTypeVP8, CodecH264: webrtc.MimeTypeH264, CodecOpus: webrtc.MimeTypeOpus}[codec]
 	t := &LocalTrack{c: c, id: id, kind: kind, streamType: st, codec: codec, rids: rids, sources: srcs}
@@ -145,6 +152,7 @@ func (c *Client) publish(ctx context.Context, kind protocol.Kind, st protocol.St
 		return nil, err
 	}
 	t.start()
+	c.event(enableEvent(kind, true))
 	return t, nil
 }
 
@@ -189,7 +197,9 @@ func (t *LocalTrack) pump(ctx context.Context, i int) {
 // SetMuted stops (or resumes) sending and tells the server, which relays
 // the change to the room as availability.
 func (t *LocalTrack) SetMuted(ctx context.Context, muted bool) error {
-	t.muted.Store(muted)
+	if t.muted.Swap(muted) != muted {
+		t.c.event(muteEvent(t.kind, muted))
+	}
 	s, err := t.c.session()
 	if err != nil {
 		return err
@@ -212,6 +222,7 @@ func (t *LocalTrack) Unpublish(ctx context.Context) error {
 	delete(c.tracks, t.id)
 	c.mu.Unlock()
 	t.stop()
+	c.event(enableEvent(t.kind, false))
 	s, err := c.session()
 	if err != nil {
 		return nil //nolint:nilerr // no session: the next session simply won't re-publish it

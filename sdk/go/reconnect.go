@@ -109,7 +109,10 @@ func (c *Client) reconnect(ctx context.Context, prev *session) (*session, error)
 			return nil, ctx.Err()
 		}
 		var se *ServerError
-		if errors.As(err, &se) && !retryable(se.Code) {
+		if errors.As(err, &se) && !retryable(se.Code) ||
+			errors.Is(err, ErrConsentRequired) || errors.Is(err, ErrGuardianRequired) {
+			// Refused for good, or the gate is closed: no retry
+			// reaches the network before fresh consent.
 			return nil, err
 		}
 		c.log.Info("parley: reconnect attempt failed", "err", err, "next_in", min(backoff*2, c.cfg.ReconnectMax))

@@ -31,6 +31,13 @@ type session struct {
 	senders  map[string]*sender // local track id → sender on pub
 	remotes  map[string]*RemoteTrack
 	statPrev statsBaseline
+	telPrev  statsBaseline // the telemetry loop's own baseline
+
+	// The telemetry loop (only with ext.apm): stopTelemetry cancels it
+	// and waits for telDone.
+	telCancel  context.CancelFunc
+	telDone    chan struct{}
+	deviceSent bool // the device section went out on this connection
 }
 
 type availKey struct {
@@ -107,9 +114,28 @@ func (s *session) start(res protocol.JoinResponse, prev *session) {
 		}
 	}
 	s.wg.Add(2)
+	tel := s.c.telemetry()
+	if tel != nil {
+		ctx, cancel := context.WithCancel(s.ctx)
+		s.telCancel, s.telDone = cancel, make(chan struct{})
+		s.wg.Add(1)
+		go s.telemetryLoop(ctx, tel, s.telDone)
+	}
 	s.mu.Unlock()
 	go s.eventLoop()
 	go s.statsLoop()
+}
+
+// stopTelemetry ends the telemetry loop and waits for it, so no report
+// follows (Stop, ExitRoom). Idempotent.
+func (s *session) stopTelemetry() {
+	s.mu.Lock()
+	cancel, done := s.telCancel, s.telDone
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 }
 
 func (s *session) eventLoop() {
@@ -200,7 +226,7 @@ func (s *session) handle(env protocol.Envelope) error {
 		// wakes the supervisor without waiting for it.
 		_ = s.sig.conn.Close()
 	case protocol.TypeError:
-		return decodeServerError(env)
+		return s.c.mapRefusal(decodeServerError(env))
 	}
 	// pong, ok, joined, answer without a waiting request: nothing to do.
 	return nil

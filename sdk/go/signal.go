@@ -28,6 +28,9 @@ const (
 type signaler struct {
 	conn SignalConn
 	log  *slog.Logger
+	// refusal maps a server error reply (consent refusals close the
+	// client's gate); nil keeps it as is.
+	refusal func(error) error
 
 	writeMu sync.Mutex // serialises writes: SignalConn need not be concurrent-safe
 
@@ -46,10 +49,11 @@ type signaler struct {
 	wg     sync.WaitGroup
 }
 
-func newSignaler(conn SignalConn, log *slog.Logger) *signaler {
+func newSignaler(conn SignalConn, log *slog.Logger, refusal func(error) error) *signaler {
 	s := &signaler{
 		conn:    conn,
 		log:     log,
+		refusal: refusal,
 		pending: make(map[uint64]chan protocol.Envelope),
 		// Events are consumed by the session's event loop; the buffer
 		// absorbs bursts (a join into a busy room) without stalling reads.
@@ -140,7 +144,14 @@ func (s *signaler) write(ctx context.Context, t protocol.Type, id uint64, data a
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("parley: %s: %w", t, err)
+	}
+	// The WebSocket closes the connection when a write's context ends
+	// mid-frame, so a caller that gives up on its request (Stop ending
+	// the telemetry loop) must not cut the connection: the write runs to
+	// completion, bounded by writeTimeout only.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -180,7 +191,11 @@ func (s *signaler) request(ctx context.Context, t protocol.Type, data any) (prot
 	select {
 	case env := <-ch:
 		if env.Type == protocol.TypeError {
-			return env, decodeServerError(env)
+			err := decodeServerError(env)
+			if s.refusal != nil {
+				err = s.refusal(err)
+			}
+			return env, err
 		}
 		return env, nil
 	case <-s.done:

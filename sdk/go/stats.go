@@ -76,7 +76,7 @@ func (s *session) statsLoop() {
 		case <-s.sig.done:
 			return
 		case now := <-t.C:
-			st, local, remote := s.collect(now)
+			st, local, remote := s.collect(now, &s.statPrev)
 			s.c.emit(func(l *Listener) {
 				if l.OnStatistics != nil {
 					l.OnStatistics(st)
@@ -89,8 +89,9 @@ func (s *session) statsLoop() {
 	}
 }
 
-// collect builds one statistics round.
-func (s *session) collect(now time.Time) (Statistics, Quality, []RemoteQuality) {
+// collect builds one statistics round; rates are relative to *base,
+// which it advances (guarded by s.mu).
+func (s *session) collect(now time.Time, base *statsBaseline) (Statistics, Quality, []RemoteQuality) {
 	var st Statistics
 	rtt, upLoss := -1.0, -1.0
 	connected := true
@@ -123,7 +124,7 @@ func (s *session) collect(now time.Time) (Statistics, Quality, []RemoteQuality) 
 	}
 
 	s.mu.Lock()
-	prev := s.statPrev
+	prev := *base
 	secs := now.Sub(prev.at).Seconds()
 	if prev.at.IsZero() || secs <= 0 {
 		secs = s.c.cfg.StatsInterval.Seconds()
@@ -145,7 +146,7 @@ func (s *session) collect(now time.Time) (Statistics, Quality, []RemoteQuality) 
 	st.DownLoss = uint32(max(downLoss, 0) + 0.5)
 
 	s.mu.Lock()
-	s.statPrev = next
+	*base = next
 	s.mu.Unlock()
 
 	rttD := time.Duration(-1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/coder/websocket"
 	"github.com/pion/transport/v5"
@@ -73,18 +74,43 @@ func (t *DefaultTransport) Net() transport.Net { return t.net }
 
 // DialSignal implements Transport.
 func (t *DefaultTransport) DialSignal(ctx context.Context, url string) (SignalConn, error) {
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: t.http}) //nolint:bodyclose // coder/websocket closes it
+	// Remember the local address of the connection the WebSocket runs on:
+	// telemetry reports it, truncated, when ICE has not selected a pair.
+	var local net.Addr
+	var mu sync.Mutex
+	base := t.http.Transport.(*http.Transport).Clone()
+	dial := base.DialContext
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err == nil {
+			mu.Lock()
+			local = conn.LocalAddr()
+			mu.Unlock()
+		}
+		return conn, err
+	}
+	hc := &http.Client{Transport: base}
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc}) //nolint:bodyclose // coder/websocket closes it
+	base.CloseIdleConnections()
 	if err != nil {
 		return nil, fmt.Errorf("parley: dial %s: %w", url, err)
 	}
 	// A little headroom over MaxFrameBytes so an oversized server frame is
 	// reported by protocol decoding, not as a read error.
 	c.SetReadLimit(protocol.MaxFrameBytes + 1024)
-	return &wsConn{c: c}, nil
+	mu.Lock()
+	defer mu.Unlock()
+	return &wsConn{c: c, local: local}, nil
 }
 
 // wsConn adapts a coder/websocket connection to SignalConn.
-type wsConn struct{ c *websocket.Conn }
+type wsConn struct {
+	c     *websocket.Conn
+	local net.Addr
+}
+
+// LocalAddr is the connection's local address (nil if unknown).
+func (w *wsConn) LocalAddr() net.Addr { return w.local }
 
 func (w *wsConn) Read(ctx context.Context) ([]byte, error) {
 	typ, b, err := w.c.Read(ctx)
