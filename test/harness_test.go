@@ -72,15 +72,27 @@ func (e *testEnv) userSig(t *testing.T, user string) string {
 // and the SDK initialised (CONSENT-1); it is closed when the test ends.
 func (e *testEnv) client(t *testing.T, user string, l parley.Listener) *parley.Client {
 	t.Helper()
-	c, err := parley.New(parley.Config{
-		URL: e.srv.SignalURL(), SDKAppID: e.appID, UserID: user, UserSig: e.userSig(t, user), Listener: l,
-		Logger: testLogger().With("client", user),
-	})
+	return e.clientWith(t, user, parley.Config{Listener: l}, testPolicyVersion, "rtc")
+}
+
+// testPolicyVersion is the policy version the tests' users consent to.
+const testPolicyVersion = "2025-09-11"
+
+// clientWith builds a client for user from cfg (URL, app and UserSig are
+// filled in), grants consent to policyVersion for purposes and calls Init.
+// It is closed when the test ends.
+func (e *testEnv) clientWith(t *testing.T, user string, cfg parley.Config, policyVersion string, purposes ...string) *parley.Client {
+	t.Helper()
+	cfg.URL, cfg.SDKAppID, cfg.UserID, cfg.UserSig = e.srv.SignalURL(), e.appID, user, e.userSig(t, user)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger().With("client", user)
+	}
+	c, err := parley.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if err := c.GrantConsent("2025-09-11", "rtc"); err != nil {
+	if err := c.GrantConsent(policyVersion, purposes...); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Init(context.Background()); err != nil {
