@@ -49,6 +49,7 @@ type options struct {
 	audioOnly bool
 	duration  time.Duration
 	media     string
+	policy    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -62,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&o.room, "room", 1234, "numeric room `ID`")
 	fs.BoolVar(&o.audioOnly, "audio-only", false, "publish audio only")
 	fs.DurationVar(&o.duration, "duration", 0, "leave after this long; 0 stays until Ctrl-C")
+	fs.StringVar(&o.policy, "policy-version", "2025-09-11", "privacy policy `version` the user consented to (must satisfy the app's published policies)")
 	fs.StringVar(&o.media, "media", filepath.Join("testdata", "media"), "`dir`ectory with vp8.ivf and opus.ogg; synthetic media if missing")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -117,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// A real app calls GrantConsent after its user agreed to the privacy
 	// policy in the app's own prompt; the SDK refuses the network before
 	// that (CONSENT-1). Running this example stands for that agreement.
-	if err := c.GrantConsent("2025-09-11", protocol.PurposeRTC); err != nil {
+	if err := c.GrantConsent(o.policy, protocol.PurposeRTC); err != nil {
 		fmt.Fprintln(stderr, "call:", err)
 		return 2
 	}
