@@ -51,8 +51,11 @@ func ensurePartition(ctx context.Context, tx *sql.Tx, day time.Time) (string, er
 			section    TEXT    NOT NULL,
 			data       TEXT    NOT NULL
 		) STRICT`,
-		`CREATE INDEX IF NOT EXISTS ` + name + `_room ON ` + name + ` (sdkappid, room_key, at_ms)`,
-		`CREATE INDEX IF NOT EXISTS ` + name + `_user ON ` + name + ` (sdkappid, user_ref, at_ms)`,
+		// One index serves the dashboard's room and room+user queries
+		// as prefixes; a query by user alone scans the app's rows of the
+		// day. Each index costs ~20 % of ingest (measured), so there is
+		// one, not one per query shape.
+		`CREATE INDEX IF NOT EXISTS ` + name + `_room_user ON ` + name + ` (sdkappid, room_key, user_ref, at_ms)`,
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
