@@ -46,3 +46,27 @@ type FieldRejection struct {
 	Field   string `json:"field"`
 	Reason  string `json:"reason"` // "undeclared", "switched_off", "not_consented", "bad_value", "platform"
 }
+
+// telemetryFrame is a whole "telemetry" frame, decoded in one pass.
+type telemetryFrame struct {
+	Type Type            `json:"type"`
+	ID   uint64          `json:"id,omitempty"`
+	Data TelemetryReport `json:"data"`
+}
+
+// DecodeTelemetryFrame decodes a frame that is a telemetry report,
+// envelope and report strictly in one pass: telemetry is the one frame
+// every client sends every 2 s, so it skips DecodeEnvelope's second scan
+// of the data. ok is false when b is not a well-formed telemetry frame;
+// the caller then decodes it the general way, which reports the precise
+// error.
+func DecodeTelemetryFrame(b []byte) (id uint64, rep TelemetryReport, ok bool) {
+	if len(b) > MaxFrameBytes {
+		return 0, rep, false
+	}
+	var f telemetryFrame
+	if strictUnmarshal(b, &f) != nil || f.Type != TypeTelemetry {
+		return 0, rep, false
+	}
+	return f.ID, f.Data, true
+}

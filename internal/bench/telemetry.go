@@ -101,14 +101,12 @@ func RunTelemetry(ctx context.Context, o TelemetryOptions) (TelemetryResult, err
 	start := time.Now()
 	records := 0
 	for i, b := range frames {
-		env, err := protocol.DecodeEnvelope(b)
-		if err != nil {
-			return TelemetryResult{}, err
+		// The server's path for telemetry frames (internal/signal).
+		_, rep, ok := protocol.DecodeTelemetryFrame(b)
+		if !ok {
+			return TelemetryResult{}, fmt.Errorf("bench telemetry: frame %d does not decode", i)
 		}
-		var rep protocol.TelemetryReport
-		if err := protocol.DecodeData(env, &rep); err != nil {
-			return TelemetryResult{}, err
-		}
+		var err error
 		for {
 			err = svc.Ingest(ctx, sessions[i%len(sessions)], &rep)
 			if !errors.Is(err, telemetry.ErrOverload) {

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,18 @@ import (
 // audio, main video, sub-stream video, and one spare.
 const maxDeclaredTracks = 4
 
+// telemetryMarker finds telemetry frames cheaply before decoding them in
+// one pass; a frame whose type appears elsewhere takes the general path.
+const telemetryMarker = `"type":"telemetry"`
+
 func (s *session) handleFrame(ctx context.Context, b []byte) {
+	if bytes.Contains(b[:min(len(b), 48)], []byte(telemetryMarker)) {
+		if id, rep, ok := protocol.DecodeTelemetryFrame(b); ok {
+			s.h.metrics.frames.WithLabelValues(string(protocol.TypeTelemetry)).Inc()
+			s.handleTelemetry(ctx, id, &rep)
+			return
+		}
+	}
 	env, err := protocol.DecodeEnvelope(b)
 	if err != nil {
 		code := protocol.ErrCodeBadRequest
@@ -56,7 +68,12 @@ func (s *session) handleFrame(ctx context.Context, b []byte) {
 	case protocol.TypeSetLayer:
 		s.handleSetLayer(env)
 	case protocol.TypeTelemetry:
-		s.handleTelemetry(ctx, env)
+		var rep protocol.TelemetryReport
+		if err := protocol.DecodeData(env, &rep); err != nil {
+			s.replyError(env.ID, protocol.ErrCodeBadRequest, err.Error())
+			return
+		}
+		s.handleTelemetry(ctx, env.ID, &rep)
 	case protocol.TypeWithdraw:
 		s.handleWithdraw(ctx, env)
 	default:
@@ -420,32 +437,30 @@ func (s *session) mediaAllowed(kind protocol.Kind) error {
 	return nil
 }
 
-func (s *session) handleTelemetry(ctx context.Context, env protocol.Envelope) {
-	p, _, ok := s.joined(env.ID)
+func (s *session) handleTelemetry(ctx context.Context, id uint64, rep *protocol.TelemetryReport) {
+	if s.isExiting() {
+		return
+	}
+	p, _, ok := s.joined(id)
 	if !ok {
 		return
 	}
 	if s.isWithdrawn() {
-		s.replyError(env.ID, protocol.ErrCodeConsentRequired, "consent withdrawn: no telemetry is accepted from this device")
-		return
-	}
-	var rep protocol.TelemetryReport
-	if err := protocol.DecodeData(env, &rep); err != nil {
-		s.replyError(env.ID, protocol.ErrCodeBadRequest, err.Error())
+		s.replyError(id, protocol.ErrCodeConsentRequired, "consent withdrawn: no telemetry is accepted from this device")
 		return
 	}
 	if len(rep.Streams) > protocol.MaxTelemetryStreams || len(rep.Events) > protocol.MaxTelemetryEvents {
-		s.replyError(env.ID, protocol.ErrCodeBadRequest, fmt.Sprintf("telemetry: at most %d streams and %d events per report", protocol.MaxTelemetryStreams, protocol.MaxTelemetryEvents))
+		s.replyError(id, protocol.ErrCodeBadRequest, fmt.Sprintf("telemetry: at most %d streams and %d events per report", protocol.MaxTelemetryStreams, protocol.MaxTelemetryEvents))
 		return
 	}
 	s.mu.Lock()
 	info := SessionInfo{SDKAppID: s.appID, Room: p.Room().Ref, UserID: p.UserID, DeviceID: s.deviceID, Scope: s.scope}
 	s.mu.Unlock()
-	if err := s.h.privacy.Telemetry.Ingest(ctx, info, &rep); err != nil {
-		s.replyErr(env.ID, err)
+	if err := s.h.privacy.Telemetry.Ingest(ctx, info, rep); err != nil {
+		s.replyErr(id, err)
 		return
 	}
-	s.send(protocol.TypeOK, env.ID, nil, false)
+	s.send(protocol.TypeOK, id, nil, false)
 }
 
 // handleWithdraw records a consent withdrawal (CONSENT-5): from now on the
@@ -479,4 +494,11 @@ func (s *session) handleWithdraw(ctx context.Context, env protocol.Envelope) {
 	s.mu.Unlock()
 	s.h.rooms.Leave(p, protocol.ExitReasonLeft, "")
 	s.send(protocol.TypeExitRoom, 0, protocol.ExitRoom{Reason: protocol.ExitReasonLeft, Detail: "consent withdrawn"}, true)
+}
+
+// isExiting reports whether an exit_room was queued: requests are ignored.
+func (s *session) isExiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exiting
 }

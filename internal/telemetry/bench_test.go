@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/parley-rtc/parley/protocol"
@@ -18,14 +17,11 @@ func BenchmarkIngestAndStore(b *testing.B) {
 	frame := []byte(`{"type":"telemetry","id":1,"data":{"seq":1,"at":1763850000000,"quality":{"quality.rtt_ms":20,"quality.up_loss_pct":0,"quality.down_loss_pct":1,"quality.jitter_ms":4,"quality.cpu_app_pct":12,"quality.cpu_system_pct":30,"quality.mem_app_mb":180,"quality.network_quality":1},"streams":[{"stream.direction":"send","stream.kind":"video","stream.type":"main","stream.width":640,"stream.height":360,"stream.fps":15,"stream.bitrate_kbps":480,"stream.loss_pct":0},{"stream.direction":"recv","stream.kind":"video","stream.type":"main","stream.width":640,"stream.height":360,"stream.fps":15,"stream.bitrate_kbps":470,"stream.loss_pct":1}]}}`)
 	b.ResetTimer()
 	for b.Loop() {
-		env, err := protocol.DecodeEnvelope(frame)
-		if err != nil {
-			b.Fatal(err)
+		_, rep, ok := protocol.DecodeTelemetryFrame(frame)
+		if !ok {
+			b.Fatal("frame does not decode")
 		}
-		var rep protocol.TelemetryReport
-		if err := json.Unmarshal(env.Data, &rep); err != nil {
-			b.Fatal(err)
-		}
+		var err error
 		for {
 			err = svc.Ingest(ctx, s, &rep)
 			if err == nil {
