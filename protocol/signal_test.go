@@ -119,7 +119,19 @@ func FuzzDecodeFrame(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"type":"telemetry","id":9,"data":{"seq":1,"at":1,"quality":{"quality.rtt_ms":3}}}`))
+	f.Add([]byte(`{"type":"telemetry","id":1}`))
+	f.Add([]byte(`{"type":"telemetry","data":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The one-pass telemetry decoder never accepts what the general
+		// path would refuse.
+		if id, _, ok := DecodeTelemetryFrame(b); ok {
+			env, err := DecodeEnvelope(b)
+			var rep TelemetryReport
+			if err != nil || env.Type != TypeTelemetry || env.ID != id || DecodeData(env, &rep) != nil {
+				t.Fatalf("one-pass telemetry decode accepted a frame the general path refuses: %v", err)
+			}
+		}
 		env, err := DecodeEnvelope(b)
 		if err != nil {
 			return

@@ -49,9 +49,9 @@ type FieldRejection struct {
 
 // telemetryFrame is a whole "telemetry" frame, decoded in one pass.
 type telemetryFrame struct {
-	Type Type            `json:"type"`
-	ID   uint64          `json:"id,omitempty"`
-	Data TelemetryReport `json:"data"`
+	Type Type             `json:"type"`
+	ID   uint64           `json:"id,omitempty"`
+	Data *TelemetryReport `json:"data"`
 }
 
 // DecodeTelemetryFrame decodes a frame that is a telemetry report,
@@ -65,8 +65,8 @@ func DecodeTelemetryFrame(b []byte) (id uint64, rep TelemetryReport, ok bool) {
 		return 0, rep, false
 	}
 	var f telemetryFrame
-	if strictUnmarshal(b, &f) != nil || f.Type != TypeTelemetry {
+	if strictUnmarshal(b, &f) != nil || f.Type != TypeTelemetry || f.Data == nil {
 		return 0, rep, false
 	}
-	return f.ID, f.Data, true
+	return f.ID, *f.Data, true
 }
