@@ -33,36 +33,22 @@ import (
 // over the file, which wins over the defaults), so the CLI opens the same
 // database and key as the server it administers.
 func App(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		appUsage(env.Stderr)
-		if len(args) == 0 {
-			return ExitUsage
-		}
-		return ExitOK
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "create":
-		return appCreate(ctx, rest, env)
-	case "list":
-		return appList(ctx, rest, env)
-	case "show":
-		return appByID(ctx, "show", rest, env, func(ctx context.Context, s *app.Service, id uint32) (app.App, error) {
-			return s.Get(ctx, id)
-		})
-	case "rotate":
-		return appByID(ctx, "rotate", rest, env, func(ctx context.Context, s *app.Service, id uint32) (app.App, error) {
-			return s.RotateSecret(ctx, id)
-		})
-	case "delete":
-		return appDelete(ctx, rest, env)
-	case "settings":
-		return appSettings(ctx, rest, env)
-	default:
-		fmt.Fprintf(env.Stderr, "parley app: unknown subcommand %q\n\n", sub)
-		appUsage(env.Stderr)
-		return ExitUsage
-	}
+	return runSubcommand(ctx, "app", args, env, appUsage, map[string]subcommand{
+		"create": appCreate,
+		"list":   appList,
+		"show": func(ctx context.Context, args []string, env Env) int {
+			return appByID(ctx, "show", args, env, func(ctx context.Context, s *app.Service, id uint32) (app.App, error) {
+				return s.Get(ctx, id)
+			})
+		},
+		"rotate": func(ctx context.Context, args []string, env Env) int {
+			return appByID(ctx, "rotate", args, env, func(ctx context.Context, s *app.Service, id uint32) (app.App, error) {
+				return s.RotateSecret(ctx, id)
+			})
+		},
+		"delete":   appDelete,
+		"settings": appSettings,
+	})
 }
 
 func appUsage(w io.Writer) {

@@ -110,6 +110,28 @@ func writeJSON(env Env, v any) int {
 	return ExitOK
 }
 
+// subcommand is one subcommand of a command such as `parley app`.
+type subcommand func(ctx context.Context, args []string, env Env) int
+
+// runSubcommand dispatches `parley <cmd> <sub> …`: no argument or a help
+// flag prints usage; an unknown subcommand is a usage error.
+func runSubcommand(ctx context.Context, cmd string, args []string, env Env, usage func(io.Writer), subs map[string]subcommand) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stderr)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	run, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "parley %s: unknown subcommand %q\n\n", cmd, args[0])
+		usage(env.Stderr)
+		return ExitUsage
+	}
+	return run(ctx, args[1:], env)
+}
+
 // fail prints a one-line error and returns ExitFailure.
 func fail(env Env, format string, a ...any) int {
 	fmt.Fprintf(env.Stderr, "parley: "+format+"\n", a...)

@@ -32,26 +32,11 @@ import (
 // (CONSENT-6). The data directory is resolved like `parley app`; these
 // commands never create one and do not read the key-encryption key.
 func Policy(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		policyUsage(env.Stderr)
-		if len(args) == 0 {
-			return ExitUsage
-		}
-		return ExitOK
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "publish":
-		return policyPublish(ctx, rest, env)
-	case "list":
-		return policyList(ctx, rest, env)
-	case "ledger":
-		return policyLedger(ctx, rest, env)
-	default:
-		fmt.Fprintf(env.Stderr, "parley policy: unknown subcommand %q\n\n", sub)
-		policyUsage(env.Stderr)
-		return ExitUsage
-	}
+	return runSubcommand(ctx, "policy", args, env, policyUsage, map[string]subcommand{
+		"publish": policyPublish,
+		"list":    policyList,
+		"ledger":  policyLedger,
+	})
 }
 
 func policyUsage(w io.Writer) {
