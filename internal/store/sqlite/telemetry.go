@@ -40,10 +40,14 @@ func ensurePartition(ctx context.Context, tx *sql.Tx, day time.Time) (string, er
 	if !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("sqlite: telemetry partition lookup: %w", err)
 	}
+	// Rows are keyed by a time-ordered id (see telemetryID), so inserts
+	// append at the end of the table's B-tree and time-range queries
+	// use the primary key. No secondary index is maintained on the
+	// ingest path: each one cost ~20 % of ingest, and scattered
+	// (room, user) keys cost more as rooms multiply (docs/benchmarks.md).
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + name + ` (
 			id         INTEGER PRIMARY KEY,
-			at_ms      INTEGER NOT NULL,
 			sdkappid   INTEGER NOT NULL,
 			room_key   TEXT    NOT NULL,
 			user_ref   BLOB    NOT NULL,
@@ -51,11 +55,6 @@ func ensurePartition(ctx context.Context, tx *sql.Tx, day time.Time) (string, er
 			section    TEXT    NOT NULL,
 			data       TEXT    NOT NULL
 		) STRICT`,
-		// One index serves the dashboard's room and room+user queries
-		// as prefixes; a query by user alone scans the app's rows of the
-		// day. Each index costs ~20 % of ingest (measured), so there is
-		// one, not one per query shape.
-		`CREATE INDEX IF NOT EXISTS ` + name + `_room_user ON ` + name + ` (sdkappid, room_key, user_ref, at_ms)`,
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
@@ -68,6 +67,20 @@ func ensurePartition(ctx context.Context, tx *sql.Tx, day time.Time) (string, er
 	}
 	return name, nil
 }
+
+// idSeqBits is how many low bits of a row id count rows within one
+// millisecond: 1,024 rows per ms (1 M/s) before ids borrow from the next
+// millisecond, which only shifts a row's position by a fraction of a ms.
+const idSeqBits = 10
+
+// telemetryID is the time-ordered row id for a record at t: at least
+// t's millisecond shifted left by idSeqBits, and after the last id used.
+func telemetryID(t time.Time, last int64) int64 {
+	return max(t.UnixMilli()<<idSeqBits, last+1)
+}
+
+// idAt is the smallest id a record at t can have.
+func idAt(t time.Time) int64 { return t.UnixMilli() << idSeqBits }
 
 // InsertTelemetry writes a batch in one transaction (group commit): one
 // fsync-free WAL append for the whole batch instead of one per record.
@@ -84,28 +97,37 @@ func (db *DB) InsertTelemetry(ctx context.Context, recs []store.TelemetryRecord)
 			err = errors.Join(err, rollback(tx))
 		}
 	}()
-	stmts := map[string]*sql.Stmt{}
+	type partition struct {
+		st   *sql.Stmt
+		last int64
+	}
+	parts := map[string]*partition{}
 	defer func() {
-		for _, s := range stmts {
-			_ = s.Close()
+		for _, p := range parts {
+			_ = p.st.Close()
 		}
 	}()
 	for i := range recs {
 		r := &recs[i]
 		day := dayOf(r.At)
 		name, _ := partitionName(day)
-		st := stmts[name]
-		if st == nil {
+		p := parts[name]
+		if p == nil {
 			if _, err = ensurePartition(ctx, tx, day); err != nil {
 				return err
 			}
-			st, err = tx.PrepareContext(ctx, `INSERT INTO `+name+` (at_ms, sdkappid, room_key, user_ref, device_ref, section, data) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+			p = &partition{}
+			if err = tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM `+name).Scan(&p.last); err != nil {
+				return fmt.Errorf("sqlite: last telemetry id: %w", err)
+			}
+			p.st, err = tx.PrepareContext(ctx, `INSERT INTO `+name+` (id, sdkappid, room_key, user_ref, device_ref, section, data) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				return fmt.Errorf("sqlite: prepare telemetry insert: %w", err)
 			}
-			stmts[name] = st
+			parts[name] = p
 		}
-		if _, err = st.ExecContext(ctx, r.At.UnixMilli(), int64(r.SDKAppID), r.RoomKey, r.UserRef, r.DeviceRef, r.Section, string(r.Data)); err != nil {
+		p.last = telemetryID(r.At, p.last)
+		if _, err = p.st.ExecContext(ctx, p.last, int64(r.SDKAppID), r.RoomKey, r.UserRef, r.DeviceRef, r.Section, string(r.Data)); err != nil {
 			return fmt.Errorf("sqlite: insert telemetry: %w", err)
 		}
 	}
@@ -146,8 +168,8 @@ func (db *DB) QueryTelemetry(ctx context.Context, q store.TelemetryQuery) ([]sto
 	}
 	var out []store.TelemetryRecord
 	for _, name := range names {
-		where := []string{"sdkappid = ?", "at_ms >= ?", "at_ms < ?"}
-		args := []any{int64(q.SDKAppID), q.From.UnixMilli(), q.To.UnixMilli()}
+		where := []string{"id >= ?", "id < ?", "sdkappid = ?"}
+		args := []any{idAt(q.From), idAt(q.To), int64(q.SDKAppID)}
 		if q.RoomKey != "" {
 			where, args = append(where, "room_key = ?"), append(args, q.RoomKey)
 		}
@@ -158,20 +180,20 @@ func (db *DB) QueryTelemetry(ctx context.Context, q store.TelemetryQuery) ([]sto
 			where, args = append(where, "section = ?"), append(args, q.Section)
 		}
 		args = append(args, q.Limit-len(out))
-		rows, err := db.read.QueryContext(ctx, `SELECT at_ms, room_key, user_ref, device_ref, section, data FROM `+name+
-			` WHERE `+strings.Join(where, " AND ")+` ORDER BY at_ms, id LIMIT ?`, args...)
+		rows, err := db.read.QueryContext(ctx, `SELECT id, room_key, user_ref, device_ref, section, data FROM `+name+
+			` WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: query %s: %w", name, err)
 		}
 		for rows.Next() {
-			var at int64
+			var id int64
 			var data string
 			r := store.TelemetryRecord{SDKAppID: q.SDKAppID}
-			if err := rows.Scan(&at, &r.RoomKey, &r.UserRef, &r.DeviceRef, &r.Section, &data); err != nil {
+			if err := rows.Scan(&id, &r.RoomKey, &r.UserRef, &r.DeviceRef, &r.Section, &data); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			r.At, r.Data = time.UnixMilli(at).UTC(), []byte(data)
+			r.At, r.Data = time.UnixMilli(id>>idSeqBits).UTC(), []byte(data)
 			out = append(out, r)
 		}
 		err = rows.Err()
