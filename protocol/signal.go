@@ -50,7 +50,7 @@ const (
 var knownTypes = map[Type]bool{
 	TypeJoin: true, TypeLeave: true, TypePublish: true, TypeUnpublish: true, TypeOffer: true,
 	TypeAnswer: true, TypeCandidate: true, TypeMute: true, TypeSwitchRole: true, TypeSetLayer: true,
-	TypePing: true, TypeTelemetry: true, TypeWithdraw: true, TypeJoined: true, TypeUserEnter: true, TypeUserLeave: true,
+	TypePing: true, TypeTelemetry: true, TypeWithdraw: true, TypeCustomCmd: true, TypeJoined: true, TypeUserEnter: true, TypeUserLeave: true,
 	TypeTrackPublished: true, TypeTrackUnpublished: true, TypeAvailability: true,
 	TypeRoleChanged: true, TypeExitRoom: true, TypeError: true, TypePong: true, TypeOK: true,
 }

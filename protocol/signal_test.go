@@ -121,6 +121,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"telemetry","id":9,"data":{"seq":1,"at":1,"quality":{"quality.rtt_ms":3}}}`))
 	f.Add([]byte(`{"type":"telemetry","id":1}`))
+	f.Add([]byte(`{"type":"custom_cmd","id":3,"data":{"cmd_id":1,"data":"aGk=","reliable":true}}`))
 	f.Add([]byte(`{"type":"telemetry","data":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// The one-pass telemetry decoder never accepts what the general
@@ -140,6 +141,7 @@ func FuzzDecodeFrame(f *testing.F) {
 			TypeJoin: &JoinRequest{}, TypePublish: &PublishRequest{}, TypeUnpublish: &UnpublishRequest{},
 			TypeOffer: &SessionDescription{}, TypeAnswer: &SessionDescription{}, TypeCandidate: &Candidate{},
 			TypeMute: &Mute{}, TypeSwitchRole: &SwitchRole{}, TypeSetLayer: &SetLayer{},
+			TypeCustomCmd: &CustomCmd{},
 		}
 		if v, ok := targets[env.Type]; ok && DecodeData(env, v) == nil {
 			switch x := v.(type) {
@@ -147,6 +149,8 @@ func FuzzDecodeFrame(f *testing.F) {
 				_ = x.Validate()
 				_ = x.Room().Key()
 			case *PublishRequest:
+				_ = x.Validate()
+			case *CustomCmd:
 				_ = x.Validate()
 			}
 		}

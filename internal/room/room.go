@@ -310,3 +310,18 @@ func mediaEvent(info protocol.TrackInfo, start bool) EventType {
 func availability(info protocol.TrackInfo, on bool) protocol.Availability {
 	return protocol.Availability{UserID: info.UserID, Kind: info.Kind, StreamType: info.StreamType, Available: on}
 }
+
+// Relay sends a participant's custom message to everyone else in the room
+// (sendCustomCmdMsg). In live scenes only anchors may send, as in TRTC.
+func (r *Room) Relay(p *Participant, t protocol.Type, data any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.gone {
+		return ErrNotInRoom
+	}
+	if r.Scene.IsLive() && !p.role.CanPublish() {
+		return ErrPublishForbidden
+	}
+	r.broadcastLocked(p, t, data)
+	return nil
+}

@@ -76,6 +76,8 @@ func (s *session) handleFrame(ctx context.Context, b []byte) {
 		s.handleTelemetry(ctx, env.ID, &rep)
 	case protocol.TypeWithdraw:
 		s.handleWithdraw(ctx, env)
+	case protocol.TypeCustomCmd:
+		s.handleCustomCmd(env)
 	default:
 		s.replyError(env.ID, protocol.ErrCodeUnknownType, fmt.Sprintf("%q is a server-to-client frame", env.Type))
 	}

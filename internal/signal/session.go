@@ -37,6 +37,7 @@ type session struct {
 	deviceID    string
 	scope       Scope
 	withdrawn   bool // the user withdrew consent: no further PI accepted
+	rts         *rtsLimits
 	exiting     bool // an exit_room was queued; stop accepting requests
 	// While a join is being processed, frames the room or the media peer
 	// emit are held so the client sees "joined" first.

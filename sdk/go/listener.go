@@ -46,6 +46,9 @@ type Listener struct {
 	// OnError reports asynchronous failures (failed negotiation, a
 	// reconnect the server refused, a source that failed).
 	OnError func(err error)
+	// OnRecvCustomCmdMsg delivers another user's custom message
+	// (SendCustomCmdMsg); seq counts that user's messages from 1.
+	OnRecvCustomCmdMsg func(userID string, cmdID int, seq uint64, data []byte)
 	// OnConsentRequired reports that the server refused the session's
 	// consent: code -4008 (consent missing, withdrawn or for an outdated
 	// policy version: ask the user again, GrantConsent, Init) or -4010

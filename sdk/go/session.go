@@ -217,6 +217,8 @@ func (s *session) handle(env protocol.Envelope) error {
 			}
 			s.c.mu.Unlock()
 		}
+	case protocol.TypeCustomCmd:
+		return s.handleCustomCmd(env)
 	case protocol.TypeExitRoom:
 		var e protocol.ExitRoom
 		if err := protocol.DecodeData(env, &e); err != nil {
