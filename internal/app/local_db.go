@@ -15,9 +15,10 @@ import (
 // service, the SQLite database every other store shares, and the
 // key-encryption key (from which per-purpose keys are derived).
 type Local struct {
-	Apps *Service
-	DB   *sqlite.DB
-	KEK  []byte
+	Apps      *Service
+	Callbacks *Callbacks
+	DB        *sqlite.DB
+	KEK       []byte
 }
 
 // Close closes the database.
@@ -50,5 +51,5 @@ func OpenLocalStores(ctx context.Context, o LocalOptions) (*Local, error) {
 		return nil, fmt.Errorf("app: open: %w", err)
 	}
 	svc := New(db, sealer, Options{Logger: o.Logger, Now: o.Now, CacheTTL: o.CacheTTL})
-	return &Local{Apps: svc, DB: db, KEK: kek}, nil
+	return &Local{Apps: svc, Callbacks: NewCallbacks(db, sealer, o.Now), DB: db, KEK: kek}, nil
 }

@@ -48,6 +48,7 @@ func App(ctx context.Context, args []string, env Env) int {
 		},
 		"delete":   appDelete,
 		"settings": appSettings,
+		"callback": appCallback,
 	})
 }
 
@@ -60,6 +61,7 @@ Subcommands:
   show --sdkappid N         show one app with its secret key
   rotate --sdkappid N       replace an app's secret key
   delete --sdkappid N       delete an app (its SDKAppID is never reused)
+  callback --sdkappid N     set (--url URL --key KEY), show or --clear the event callback
   settings --sdkappid N     show or change settings: --recording on|off,
                             --relay on|off, --billing MODE, --private-map-key on|off
 
@@ -156,18 +158,18 @@ func resolvePaths(f appFlags, env Env) (dataDir, kekFile string, err error) {
 	return dataDir, kekFile, nil
 }
 
-// openApps opens the app service. Only create may start a new data
-// directory: a read on a mistyped --data must not leave an empty database
-// and a fresh key behind.
-func openApps(ctx context.Context, f appFlags, env Env, mayCreate bool) (*app.Service, func() error, error) {
+// openLocal opens the app service and the stores beside it. Only create
+// may start a new data directory: a read on a mistyped --data must not
+// leave an empty database and a fresh key behind.
+func openLocal(ctx context.Context, f appFlags, env Env, mayCreate bool) (*app.Local, error) {
 	dataDir, kekFile, err := resolvePaths(f, env)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !mayCreate {
 		dbPath := filepath.Join(dataDir, app.DBFile)
 		if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no database at %s (wrong --data? 'parley app create' or 'parley serve' makes one)", dbPath)
+			return nil, fmt.Errorf("no database at %s (wrong --data? 'parley app create' or 'parley serve' makes one)", dbPath)
 		}
 	}
 	now := env.Now
@@ -176,13 +178,22 @@ func openApps(ctx context.Context, f appFlags, env Env, mayCreate bool) (*app.Se
 	}
 	// Warnings only: migration notices would clutter command output.
 	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return app.OpenLocalWith(ctx, app.LocalOptions{
+	return app.OpenLocalStores(ctx, app.LocalOptions{
 		DataDir: dataDir,
 		KEKFile: kekFile,
 		KEKEnv:  getenv(env, config.EnvKEK),
 		Logger:  logger,
 		Now:     now,
 	})
+}
+
+// openApps opens the app service.
+func openApps(ctx context.Context, f appFlags, env Env, mayCreate bool) (*app.Service, func() error, error) {
+	l, err := openLocal(ctx, f, env, mayCreate)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.Apps, l.Close, nil
 }
 
 // withApps opens the service, runs fn and closes the service, reporting a
