@@ -49,18 +49,19 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	started  bool
-	closers  []func() error // run in reverse order on shutdown
-	httpSrv  *http.Server
-	httpLn   net.Listener
-	httpDone chan error
-	media    *sfu.Engine
-	rooms    *room.Manager
-	signal   *signal.Handler
-	apps     *appDirectory
-	privacy  *privacyServices
-	dev      DevApp
+	mu        sync.Mutex
+	started   bool
+	closers   []func() error // run in reverse order on shutdown
+	httpSrv   *http.Server
+	httpLn    net.Listener
+	httpDone  chan error
+	media     *sfu.Engine
+	rooms     *room.Manager
+	signal    *signal.Handler
+	apps      *appDirectory
+	privacy   *privacyServices
+	callbacks *app.Callbacks
+	dev       DevApp
 }
 
 // New validates the configuration. It opens nothing; Start does.
@@ -109,12 +110,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.closers = append(s.closers, local.Close)
 	apps := &appDirectory{local.Apps}
-	s.apps = apps
+	s.apps, s.callbacks = apps, local.Callbacks
 	s.privacy, err = newPrivacyServices(local.DB, local.KEK, s.log, s.opts.Now)
 	if err != nil {
 		return err
 	}
 	s.closers = append(s.closers, s.privacy.close)
+	hooks, err := newWebhooks(local.DB, local.Callbacks, s.log, reg)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, hooks.close)
 	dev, err := apps.ensureDevApp(ctx)
 	if err != nil {
 		return fmt.Errorf("development app: %w", err)
@@ -134,7 +140,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.closers = append(s.closers, s.media.Close)
 
-	s.rooms = room.NewManager(room.Config{MaxParticipants: s.cfg.Rooms.MaxParticipants, Now: s.opts.Now})
+	s.rooms = room.NewManager(room.Config{MaxParticipants: s.cfg.Rooms.MaxParticipants, Now: s.opts.Now, Observer: hooks.observer})
 	authz := &authorizer{apps: apps, now: s.opts.Now}
 	s.signal = signal.NewHandler(signal.Config{
 		RatePerSecond: s.cfg.Signal.RatePerSecond,
@@ -184,6 +190,9 @@ func (s *Server) DevApp() DevApp { return s.dev }
 
 // Apps exposes the app service (console, tests).
 func (s *Server) Apps() *app.Service { return s.apps.Service }
+
+// Callbacks exposes the apps' webhook targets (console, tests).
+func (s *Server) Callbacks() *app.Callbacks { return s.callbacks }
 
 // Rooms exposes the room manager (tests, benchmarks, REST).
 func (s *Server) Rooms() *room.Manager { return s.rooms }
