@@ -108,18 +108,26 @@ func (a *restAPI) serve(action string, h restHandler) http.HandlerFunc {
 			writeREST(w, reqID, nil, &restError{Code: "RequestLimitExceeded", Message: fmt.Sprintf("at most %d %s requests per second", restRatePerAction, action)})
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxRESTBody+1))
+		body, err := readBody(r)
 		if err != nil {
-			writeREST(w, reqID, nil, &restError{Code: "InvalidParameter", Message: "reading body: " + err.Error()})
-			return
-		}
-		if len(body) > maxRESTBody {
-			writeREST(w, reqID, nil, &restError{Code: "InvalidParameter", Message: fmt.Sprintf("body over %d bytes", maxRESTBody)})
+			writeREST(w, reqID, nil, &restError{Code: "InvalidParameter", Message: err.Error()})
 			return
 		}
 		out, rerr := h(r.Context(), appID, body)
 		writeREST(w, reqID, out, rerr)
 	}
+}
+
+// readBody reads a REST body of at most maxRESTBody bytes.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRESTBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading body: %w", err)
+	}
+	if len(body) > maxRESTBody {
+		return nil, fmt.Errorf("body over %d bytes", maxRESTBody)
+	}
+	return body, nil
 }
 
 func (a *restAPI) limiter(appID uint32, action string) *rate.Limiter {

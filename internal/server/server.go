@@ -20,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/config"
+	"github.com/parley-rtc/parley/internal/im"
 	"github.com/parley-rtc/parley/internal/room"
 	"github.com/parley-rtc/parley/internal/sfu"
 	"github.com/parley-rtc/parley/internal/signal"
@@ -159,6 +161,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	newRESTAPI(s.rooms, apps, s.privacy, authz.verifyAdmin, s.log).register(mux)
+	imSvc, err := im.New(local.DB, im.Options{Now: s.opts.Now, Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("im: %w", err)
+	}
+	(&imREST{svc: imSvc, verify: authz.verifyAdmin, limiters: make(map[string]*rate.Limiter)}).register(mux)
 
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
