@@ -158,32 +158,49 @@ func resolvePaths(f appFlags, env Env) (dataDir, kekFile string, err error) {
 	return dataDir, kekFile, nil
 }
 
-// openLocal opens the app service and the stores beside it. Only create
-// may start a new data directory: a read on a mistyped --data must not
-// leave an empty database and a fresh key behind.
+// localPaths resolves the data directory, key file and database path.
+// Only create may start a new data directory: a read on a mistyped --data
+// must not leave an empty database and a fresh key behind.
+func localPaths(f appFlags, env Env, mayCreate bool) (dataDir, kekFile, dbPath string, err error) {
+	dataDir, kekFile, err = resolvePaths(f, env)
+	if err != nil {
+		return "", "", "", err
+	}
+	dbPath = filepath.Join(dataDir, app.DBFile)
+	if !mayCreate {
+		if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+			return "", "", "", fmt.Errorf("no database at %s (wrong --data? 'parley app create' or 'parley serve' makes one)", dbPath)
+		}
+	}
+	return dataDir, kekFile, dbPath, nil
+}
+
+// cliClock is the command's clock.
+func cliClock(env Env) func() time.Time {
+	if env.Now == nil {
+		return time.Now
+	}
+	return env.Now
+}
+
+// cliLogger logs warnings only: migration notices would clutter command
+// output.
+func cliLogger(env Env) *slog.Logger {
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// openLocal opens the app service and the stores beside it.
 func openLocal(ctx context.Context, f appFlags, env Env, mayCreate bool) (*app.Local, error) {
-	dataDir, kekFile, err := resolvePaths(f, env)
+	dataDir, kekFile, _, err := localPaths(f, env, mayCreate)
 	if err != nil {
 		return nil, err
 	}
-	if !mayCreate {
-		dbPath := filepath.Join(dataDir, app.DBFile)
-		if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no database at %s (wrong --data? 'parley app create' or 'parley serve' makes one)", dbPath)
-		}
-	}
-	now := env.Now
-	if now == nil {
-		now = time.Now
-	}
-	// Warnings only: migration notices would clutter command output.
-	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return app.OpenLocalStores(ctx, app.LocalOptions{
 		DataDir: dataDir,
 		KEKFile: kekFile,
 		KEKEnv:  getenv(env, config.EnvKEK),
-		Logger:  logger,
-		Now:     now,
+		Logger:  cliLogger(env),
+		Now:     cliClock(env),
 	})
 }
 

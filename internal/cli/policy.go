@@ -6,15 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/privacy/consent"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
@@ -100,19 +95,11 @@ func (f *timeFlag) Set(s string) error {
 // that the app exists, runs fn with the consent service and closes the
 // database, reporting a close failure as a failure of the command.
 func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32, fn func(*consent.Service) int) int {
-	dataDir, _, err := resolvePaths(f, env)
+	_, _, dbPath, err := localPaths(f, env, false)
 	if err != nil {
 		return fail(env, "policy %s: %v", sub, err)
 	}
-	dbPath := filepath.Join(dataDir, app.DBFile)
-	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
-		return fail(env, "policy %s: no database at %s (wrong --data? 'parley app create' or 'parley serve' makes one)", sub, dbPath)
-	}
-	now := env.Now
-	if now == nil {
-		now = time.Now
-	}
-	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := cliLogger(env)
 	db, err := sqlite.Open(ctx, dbPath, logger)
 	if err != nil {
 		return fail(env, "policy %s: %v", sub, err)
@@ -124,7 +111,7 @@ func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32
 			}
 			return fail(env, "policy %s: %v", sub, err)
 		}
-		return fn(consent.New(db, db, consent.Options{Logger: logger, Now: now}))
+		return fn(consent.New(db, db, consent.Options{Logger: logger, Now: cliClock(env)}))
 	}()
 	if err := db.Close(); err != nil {
 		return fail(env, "policy %s: close database: %v", sub, err)

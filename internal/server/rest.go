@@ -47,12 +47,11 @@ type restAPI struct {
 	verify  adminVerifier
 	log     *slog.Logger
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter // by app id + action
+	limiters *limiterSet // by app id + action
 }
 
 func newRESTAPI(rooms *room.Manager, apps *appDirectory, privacy *privacyServices, verify adminVerifier, log *slog.Logger) *restAPI {
-	return &restAPI{rooms: rooms, apps: apps, privacy: privacy, verify: verify, log: log, limiters: make(map[string]*rate.Limiter)}
+	return &restAPI{rooms: rooms, apps: apps, privacy: privacy, verify: verify, log: log, limiters: newLimiterSet(restRatePerAction)}
 }
 
 // restError is an API 3.0 error: a dotted code and a message.
@@ -104,7 +103,7 @@ func (a *restAPI) serve(action string, h restHandler) http.HandlerFunc {
 			writeREST(w, reqID, nil, &restError{Code: "AuthFailure.SignatureFailure", Message: err.Error()})
 			return
 		}
-		if !a.limiter(appID, action).Allow() {
+		if !a.limiters.get(appID, action).Allow() {
 			writeREST(w, reqID, nil, &restError{Code: "RequestLimitExceeded", Message: fmt.Sprintf("at most %d %s requests per second", restRatePerAction, action)})
 			return
 		}
@@ -130,16 +129,28 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-func (a *restAPI) limiter(appID uint32, action string) *rate.Limiter {
+// limiterSet holds one rate limiter per (app, action), created on first
+// use.
+type limiterSet struct {
+	perSecond int
+	mu        sync.Mutex
+	m         map[string]*rate.Limiter
+}
+
+func newLimiterSet(perSecond int) *limiterSet {
+	return &limiterSet{perSecond: perSecond, m: make(map[string]*rate.Limiter)}
+}
+
+func (l *limiterSet) get(appID uint32, action string) *rate.Limiter {
 	key := strconv.FormatUint(uint64(appID), 10) + "/" + action
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l := a.limiters[key]
-	if l == nil {
-		l = rate.NewLimiter(restRatePerAction, restRatePerAction)
-		a.limiters[key] = l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := l.m[key]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Limit(l.perSecond), l.perSecond)
+		l.m[key] = lim
 	}
-	return l
+	return lim
 }
 
 // writeREST writes {"Response": {...fields, "RequestId"}} or

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
-
-	"golang.org/x/time/rate"
 
 	"github.com/parley-rtc/parley/internal/im"
 )
@@ -22,11 +19,9 @@ const imRatePerAction = 200
 // HTTP 200 always, the result in ActionStatus / ErrorCode / ErrorInfo.
 // Group actions act as the group's owner; bodies are strict JSON.
 type imREST struct {
-	svc    *im.Service
-	verify adminVerifier
-
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	svc      *im.Service
+	verify   adminVerifier
+	limiters *limiterSet
 }
 
 type imHandler func(ctx context.Context, appID uint32, body []byte) (map[string]any, error)
@@ -87,7 +82,7 @@ func (a *imREST) serve(action string, h imHandler) http.HandlerFunc {
 			reply(nil, &imError{code: 70001, msg: "usersig: " + err.Error()})
 			return
 		}
-		if !a.limiter(appID, action).Allow() {
+		if !a.limiters.get(appID, action).Allow() {
 			reply(nil, &imError{code: 10023, msg: fmt.Sprintf("at most %d %s requests per second", imRatePerAction, action)})
 			return
 		}
@@ -98,18 +93,6 @@ func (a *imREST) serve(action string, h imHandler) http.HandlerFunc {
 		}
 		reply(h(r.Context(), appID, body))
 	}
-}
-
-func (a *imREST) limiter(appID uint32, action string) *rate.Limiter {
-	key := strconv.FormatUint(uint64(appID), 10) + "/" + action
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l := a.limiters[key]
-	if l == nil {
-		l = rate.NewLimiter(imRatePerAction, imRatePerAction)
-		a.limiters[key] = l
-	}
-	return l
 }
 
 func decodeIM(body []byte, v any) error {

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/time/rate"
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/config"
@@ -165,7 +164,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("im: %w", err)
 	}
-	(&imREST{svc: imSvc, verify: authz.verifyAdmin, limiters: make(map[string]*rate.Limiter)}).register(mux)
+	(&imREST{svc: imSvc, verify: authz.verifyAdmin, limiters: newLimiterSet(imRatePerAction)}).register(mux)
 
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {

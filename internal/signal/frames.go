@@ -38,10 +38,7 @@ func (s *session) handleFrame(ctx context.Context, b []byte) {
 		return
 	}
 	s.h.metrics.frames.WithLabelValues(string(env.Type)).Inc()
-	s.mu.Lock()
-	exiting := s.exiting
-	s.mu.Unlock()
-	if exiting {
+	if s.isExiting() {
 		return
 	}
 	switch env.Type {
