@@ -71,5 +71,8 @@ const (
 	ErrCodeConsentRequired   = -4008   // no consent, withdrawn, or older than the app's latest material policy
 	ErrCodeFieldRejected     = -4009   // field or medium undeclared, switched off or not consented
 	ErrCodeGuardianRequired  = -4010   // a minor's join without a guardian-consent reference
+	ErrCodeNotLoggedIn       = -4011   // request needs an IM login on this connection
+	ErrCodeAlreadyLoggedIn   = -4012   // im_login sent twice on one connection
+	ErrCodePeerOffline       = -4013   // a reliable im_signal to a user with no connection
 	ErrCodeInternal          = -4500   // server fault; the request may be retried
 )

@@ -46,6 +46,11 @@ const (
 	DefaultSignalRate        = 50
 	DefaultSignalBurst       = 100
 	DefaultIdleTimeout       = 30 * time.Second
+	DefaultIMMaxMessageBytes = 12 << 10
+	MaxIMMessageBytes        = 32 << 10
+	DefaultIMGroupRate       = 40
+	DefaultIMRecallWindow    = 2 * time.Minute
+	DefaultPushTokenTTL      = 60 * 24 * time.Hour
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "text"
 
@@ -69,7 +74,29 @@ type Config struct {
 	Media  MediaConfig  `yaml:"media"`
 	Rooms  RoomsConfig  `yaml:"rooms"`
 	Signal SignalConfig `yaml:"signal"`
+	IM     IMConfig     `yaml:"im"`
 	Log    LogConfig    `yaml:"log"`
+}
+
+// IMConfig sets the messaging limits (REFERENCE.md §2 defaults) and the
+// app-backend callbacks.
+type IMConfig struct {
+	// MaxMessageBytes bounds a message's encoded elements plus
+	// cloud_custom_data (12 KB; at most MaxIMMessageBytes).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// GroupRate is the send rate per group in messages/s (40).
+	GroupRate float64 `yaml:"group_rate"`
+	// RecallWindow is how long a message may be recalled (2m).
+	RecallWindow time.Duration `yaml:"recall_window"`
+	// BeforeSendCallback makes every message wait (≤2 s) for the app
+	// backend's verdict at its callback URL (C2C/Group.CallbackBeforeSendMsg).
+	BeforeSendCallback bool `yaml:"before_send_callback"`
+	// BeforeSendDefaultAllow is the verdict when the callback times out or
+	// fails (true: deliver).
+	BeforeSendDefaultAllow bool `yaml:"before_send_default_allow"`
+	// PushTokenTTL deletes push tokens not refreshed by a login for this
+	// long (60 days).
+	PushTokenTTL time.Duration `yaml:"push_token_ttl"`
 }
 
 // HTTPConfig configures the HTTP listener (signaling WebSocket, REST, console).
@@ -127,6 +154,13 @@ func Default() Config {
 			Burst:         DefaultSignalBurst,
 			IdleTimeout:   DefaultIdleTimeout,
 		},
+		IM: IMConfig{
+			MaxMessageBytes:        DefaultIMMaxMessageBytes,
+			GroupRate:              DefaultIMGroupRate,
+			RecallWindow:           DefaultIMRecallWindow,
+			BeforeSendDefaultAllow: true,
+			PushTokenTTL:           DefaultPushTokenTTL,
+		},
 		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
 }
@@ -167,6 +201,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("signal.rate_per_second", c.Signal.RatePerSecond),
 		slog.Int("signal.burst", c.Signal.Burst),
 		slog.Duration("signal.idle_timeout", c.Signal.IdleTimeout),
+		slog.Int("im.max_message_bytes", c.IM.MaxMessageBytes),
+		slog.Float64("im.group_rate", c.IM.GroupRate),
+		slog.Duration("im.recall_window", c.IM.RecallWindow),
+		slog.Bool("im.before_send_callback", c.IM.BeforeSendCallback),
 		slog.String("log.level", c.Log.Level),
 		slog.String("log.format", c.Log.Format),
 	)

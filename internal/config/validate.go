@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/parley-rtc/parley/internal/keyring"
 )
@@ -67,6 +68,19 @@ func (c Config) Validate() error {
 	}
 	if c.Signal.IdleTimeout <= 0 {
 		bad("signal.idle_timeout", c.Signal.IdleTimeout, `must be a positive duration such as "30s"`)
+	}
+
+	if c.IM.MaxMessageBytes < 1 || c.IM.MaxMessageBytes > MaxIMMessageBytes {
+		bad("im.max_message_bytes", c.IM.MaxMessageBytes, fmt.Sprintf("must be 1-%d (a message must fit one signaling frame)", MaxIMMessageBytes))
+	}
+	if !(c.IM.GroupRate > 0) || math.IsInf(c.IM.GroupRate, 0) {
+		bad("im.group_rate", c.IM.GroupRate, "must be a positive finite number of messages per second")
+	}
+	if c.IM.RecallWindow <= 0 {
+		bad("im.recall_window", c.IM.RecallWindow, `must be a positive duration such as "2m"`)
+	}
+	if c.IM.PushTokenTTL < time.Hour {
+		bad("im.push_token_ttl", c.IM.PushTokenTTL, `must be at least "1h"`)
 	}
 
 	switch c.Log.Level {

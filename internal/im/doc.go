@@ -51,6 +51,7 @@
 //	10031  ErrRecallWindow        TIM     recall after the window (default 2 min)
 //	20001  ErrInvalidMessage      TIM     element validation or decoding failed
 //	23001  ErrExtensionConflict   TIM     KV extension key set first by someone else
+//	80001  ErrVetoed              TIM     the app's before-send callback rejected it (unconfirmed)
 //	80002  ErrTooLarge            TIM     encoded message over the limit (default 12 KB)
 //	90403  ErrNotSupported        Parley  receipts/extensions/history not offered for the type
 //	90404  ErrMessageNotFound     Parley  no message with that seq

@@ -35,6 +35,7 @@ var (
 	ErrMuted             = &Error{10017, "sender is muted in the group"}
 	ErrRateLimited       = &Error{10023, "group message rate exceeded"}
 	ErrTooLarge          = &Error{80002, "message too large"}
+	ErrVetoed            = &Error{80001, "message rejected by the app's before-send callback"}
 	ErrInvalidMessage    = &Error{20001, "invalid message"}
 	ErrMessageNotFound   = &Error{90404, "message not found"}
 	ErrRecallWindow      = &Error{10031, "recall window has passed"}

@@ -44,6 +44,7 @@ func setup(t *testing.T, opt im.Options) (*im.Service, *clock, context.Context) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s, c, ctx
 }
 

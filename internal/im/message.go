@@ -114,7 +114,10 @@ func (s *Service) Send(ctx context.Context, app uint32, sender string, to Target
 		return Stored{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, s.opt.MaxMessageBytes)
 	}
 	now := s.opt.Now()
-	var parties []string
+	var (
+		parties []string
+		gtype   GroupType
+	)
 	if to.Group != "" {
 		g, m, err := s.member(ctx, app, to.Group, sender)
 		if err != nil {
@@ -126,26 +129,81 @@ func (s *Service) Send(ctx context.Context, app uint32, sender string, to Target
 		if !s.limiter(app, to.Group).AllowN(now, 1) {
 			return Stored{}, fmt.Errorf("%w: group %q allows %g messages/s", ErrRateLimited, to.Group, s.opt.GroupRate)
 		}
-		if g.Type == AVChatRoom {
-			// No cloud history (REFERENCE §2): number in memory only.
-			s.mu.Lock()
-			k := groupKey{app, to.Group}
-			s.av[k]++
-			seq := s.av[k]
-			s.mu.Unlock()
-			return Stored{Conv: conv, Seq: seq, At: now}, nil
-		}
+		gtype = g.Type
 	} else {
 		parties = []string{to.User}
 	}
-	m, dup, err := s.st.AppendIMMessage(ctx, store.IMMessage{
+	if s.opt.Hooks.BeforeSend != nil {
+		if msg, body, err = s.beforeSend(ctx, app, sender, conv, msg); err != nil {
+			return Stored{}, err
+		}
+	}
+	ev := Event{Kind: EventMessage, App: app, Conv: conv, GroupType: gtype, Recipients: parties, Body: body,
+		ClientMsgID: msg.ClientMsgID, Message: Record{Conv: conv, Sender: sender, Elements: msg.Elements,
+			CloudCustomData: msg.CloudCustomData, NeedReadReceipt: msg.NeedReadReceipt}}
+	if gtype == AVChatRoom {
+		// No cloud history (REFERENCE §2): numbered in memory only, and
+		// published under the lock so receivers see seq order.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		k := groupKey{app, to.Group}
+		s.av[k]++
+		ev.Message.Seq, ev.Message.At = s.av[k], now
+		s.publish(ev)
+		return Stored{Conv: conv, Seq: ev.Message.Seq, At: now}, nil
+	}
+	m, dup, err := s.appendMessage(ctx, store.IMMessage{
 		SDKAppID: app, ConvID: string(conv), Sender: sender, ClientMsgID: msg.ClientMsgID, At: now,
 		Body: body, CloudCustomData: msg.CloudCustomData, NeedReadReceipt: msg.NeedReadReceipt,
-	}, parties)
+	}, parties, ev)
 	if err != nil {
 		return Stored{}, err
 	}
+	if s.opt.Hooks.AfterStore != nil {
+		ev.Message.Seq, ev.Message.At = m.Seq, m.At
+		if dup {
+			// The stored original is what the callback reports.
+			if ev.Message, err = toRecord(m); err != nil {
+				return Stored{}, err
+			}
+			ev.Body = m.Body
+		}
+		if err := s.opt.Hooks.AfterStore(ctx, ev); err != nil {
+			return Stored{}, fmt.Errorf("im: message %d of %q stored, after-store hook failed (retry with the same client message id): %w", m.Seq, conv, err)
+		}
+	}
 	return Stored{Conv: conv, Seq: m.Seq, At: m.At, Duplicate: dup}, nil
+}
+
+// beforeSend runs the BeforeSend hook and validates and encodes what it
+// returns (a modified message must meet the same limits).
+func (s *Service) beforeSend(ctx context.Context, app uint32, sender string, conv Conv, msg Message) (Message, []byte, error) {
+	out, err := s.opt.Hooks.BeforeSend(ctx, app, sender, conv, msg)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	out.ClientMsgID = msg.ClientMsgID // the dedupe key is the sender's
+	if err := ValidateElements(out.Elements); err != nil {
+		return Message{}, nil, fmt.Errorf("before-send callback reply: %w", err)
+	}
+	body, err := EncodeElements(out.Elements)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	if n := len(body) + len(out.CloudCustomData); n > s.opt.MaxMessageBytes {
+		return Message{}, nil, fmt.Errorf("%w: %d bytes after the before-send callback, limit %d", ErrTooLarge, n, s.opt.MaxMessageBytes)
+	}
+	return out, body, nil
+}
+
+// appendMessage stores m through the group committer and publishes ev
+// (with the stored seq and time) unless m is a duplicate. Publishing runs
+// in the committer's loop, so events leave in seq order.
+func (s *Service) appendMessage(ctx context.Context, m store.IMMessage, parties []string, ev Event) (store.IMMessage, bool, error) {
+	return s.commit.appendThen(ctx, m, parties, func(out store.IMMessage) {
+		ev.Message.Seq, ev.Message.At = out.Seq, out.At
+		s.publish(ev)
+	})
 }
 
 func toRecord(m store.IMMessage) (Record, error) {
@@ -276,10 +334,20 @@ func (s *Service) Unread(ctx context.Context, app uint32, user string, conv Conv
 // MarkRead moves the user's read cursor to seq; it never moves back.
 // It returns the cursor.
 func (s *Service) MarkRead(ctx context.Context, app uint32, user string, conv Conv, seq int64) (int64, error) {
-	if _, _, err := s.convAccess(ctx, app, user, conv); err != nil {
+	g, _, err := s.convAccess(ctx, app, user, conv)
+	if err != nil {
 		return 0, err
 	}
-	return s.st.MarkIMRead(ctx, app, string(conv), user, seq)
+	cur, err := s.st.MarkIMRead(ctx, app, string(conv), user, seq)
+	if err != nil {
+		return 0, err
+	}
+	var parties []string
+	if a, b, ok := conv.Peers(); ok {
+		parties = []string{a, b}
+	}
+	s.publish(Event{Kind: EventRead, App: app, Conv: conv, GroupType: g.Type, User: user, ReadSeq: cur, Recipients: parties})
+	return cur, nil
 }
 
 // receipts reports whether read receipts are offered in conv (REFERENCE §2
@@ -323,6 +391,15 @@ func (s *Service) ReadBy(ctx context.Context, app uint32, conv Conv, seq int64) 
 	return out, nil
 }
 
+// ReadByAs is ReadBy for a participant of the conversation: only they
+// learn who read.
+func (s *Service) ReadByAs(ctx context.Context, app uint32, user string, conv Conv, seq int64) ([]string, error) {
+	if _, _, err := s.convAccess(ctx, app, user, conv); err != nil {
+		return nil, err
+	}
+	return s.ReadBy(ctx, app, conv, seq)
+}
+
 // Recall removes a message's content (REFERENCE §2 "Recall"): within the
 // window, by its sender or, in groups, by the owner or an admin.
 func (s *Service) Recall(ctx context.Context, app uint32, actor string, conv Conv, seq int64) (Record, error) {
@@ -351,7 +428,16 @@ func (s *Service) Recall(ctx context.Context, app uint32, actor string, conv Con
 	if err != nil {
 		return Record{}, storeErr(err, ErrMessageNotFound, ErrAlreadyRecalled)
 	}
-	return toRecord(m)
+	r, err := toRecord(m)
+	if err != nil {
+		return Record{}, err
+	}
+	var parties []string
+	if a, b, ok := conv.Peers(); ok {
+		parties = []string{a, b}
+	}
+	s.publish(Event{Kind: EventRecall, App: app, Conv: conv, GroupType: g.Type, Message: r, Recipients: parties})
+	return r, nil
 }
 
 // SetExtensions sets KV extensions on a message, first writer wins

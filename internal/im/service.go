@@ -70,6 +70,8 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Hooks connect delivery and callbacks (events.go).
+	Hooks Hooks
 }
 
 type groupKey struct {
@@ -79,12 +81,13 @@ type groupKey struct {
 
 // Service is the IM core. It is safe for concurrent use.
 type Service struct {
-	st   store.IMStore
-	opt  Options
-	log  *slog.Logger
-	mu   sync.Mutex
-	lims map[groupKey]*rate.Limiter // per-group send buckets
-	av   map[groupKey]int64         // AVChatRoom in-memory seq
+	st     store.IMStore
+	opt    Options
+	log    *slog.Logger
+	mu     sync.Mutex
+	commit *committer                 // group commit of message appends
+	lims   map[groupKey]*rate.Limiter // per-group send buckets
+	av     map[groupKey]int64         // AVChatRoom in-memory seq
 }
 
 // New returns a Service over st.
@@ -120,7 +123,15 @@ func New(st store.IMStore, opt Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, opt: opt, log: log, lims: map[groupKey]*rate.Limiter{}, av: map[groupKey]int64{}}, nil
+	return &Service{st: st, opt: opt, log: log, commit: newCommitter(st, 0),
+		lims: map[groupKey]*rate.Limiter{}, av: map[groupKey]int64{}}, nil
+}
+
+// Close stops the group committer after the sends in flight are stored.
+// Sends after Close fail.
+func (s *Service) Close() error {
+	s.commit.close()
+	return nil
 }
 
 // storeErr maps the store's sentinels to IM errors, keeping the cause.
@@ -237,6 +248,7 @@ func (s *Service) JoinGroup(ctx context.Context, app uint32, user, groupID strin
 	if _, err := s.addMember(ctx, app, groupID, user); err != nil {
 		return 0, err
 	}
+	s.membership(app, groupID, ChangeJoined, user)
 	return Joined, nil
 }
 
@@ -262,7 +274,11 @@ func (s *Service) ApproveJoin(ctx context.Context, app uint32, actor, groupID, u
 	if !slices.ContainsFunc(reqs, func(r store.IMJoinRequest) bool { return r.UserID == user }) {
 		return Member{}, fmt.Errorf("%w: %q", ErrNoApplication, user)
 	}
-	return s.addMember(ctx, app, groupID, user) // also removes the request
+	m, err := s.addMember(ctx, app, groupID, user) // also removes the request
+	if err == nil {
+		s.membership(app, groupID, ChangeJoined, user)
+	}
+	return m, err
 }
 
 // RejectJoin drops a pending application; owner or admin only.
@@ -298,7 +314,11 @@ func (s *Service) InviteMember(ctx context.Context, app uint32, actor, groupID, 
 	if g.Type != Work && !isManager(a) {
 		return Member{}, fmt.Errorf("%w: only the owner or an admin invites to %s groups", ErrPermissionDenied, g.Type)
 	}
-	return s.addMember(ctx, app, groupID, user)
+	m, err := s.addMember(ctx, app, groupID, user)
+	if err == nil {
+		s.membership(app, groupID, ChangeJoined, user)
+	}
+	return m, err
 }
 
 // LeaveGroup removes user; the owner must dismiss instead.
@@ -310,7 +330,11 @@ func (s *Service) LeaveGroup(ctx context.Context, app uint32, user, groupID stri
 	if m.Role == RoleOwner {
 		return ErrOwnerCannotLeave
 	}
-	return storeErr(s.st.RemoveIMMember(ctx, app, groupID, user), ErrNotMember, nil)
+	if err := s.st.RemoveIMMember(ctx, app, groupID, user); err != nil {
+		return storeErr(err, ErrNotMember, nil)
+	}
+	s.membership(app, groupID, ChangeLeft, user)
+	return nil
 }
 
 // canManage returns the target if actor (owner or admin) may act on it:
@@ -338,7 +362,11 @@ func (s *Service) KickMember(ctx context.Context, app uint32, actor, groupID, us
 	if _, _, err := s.canManage(ctx, app, actor, groupID, user); err != nil {
 		return err
 	}
-	return storeErr(s.st.RemoveIMMember(ctx, app, groupID, user), ErrNotMember, nil)
+	if err := s.st.RemoveIMMember(ctx, app, groupID, user); err != nil {
+		return storeErr(err, ErrNotMember, nil)
+	}
+	s.membership(app, groupID, ChangeKicked, user)
+	return nil
 }
 
 // MuteMember mutes user for d (d <= 0 unmutes); owner, or admin on plain
@@ -398,6 +426,7 @@ func (s *Service) DismissGroup(ctx context.Context, app uint32, actor, groupID s
 	delete(s.lims, groupKey{app, groupID})
 	delete(s.av, groupKey{app, groupID})
 	s.mu.Unlock()
-	s.log.Info("im group dismissed", "sdkappid", app, "group", groupID)
+	s.log.Info("im group dismissed", "sdkappid", app)
+	s.membership(app, groupID, ChangeDismissed)
 	return nil
 }

@@ -325,3 +325,15 @@ func (r *Room) Relay(p *Participant, t protocol.Type, data any) error {
 	r.broadcastLocked(p, t, data)
 	return nil
 }
+
+// Chat sends a participant's chat message to everyone else in the room.
+// Unlike Relay every role may chat: the audience of a live room comments.
+func (r *Room) Chat(p *Participant, t protocol.Type, data any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.gone {
+		return ErrNotInRoom
+	}
+	r.broadcastLocked(p, t, data)
+	return nil
+}

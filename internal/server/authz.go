@@ -27,17 +27,11 @@ type authorizer struct {
 }
 
 func (a *authorizer) AuthorizeJoin(ctx context.Context, req *protocol.JoinRequest) (signal.Grant, error) {
-	key, err := a.apps.SecretKey(ctx, req.SDKAppID)
-	if errors.Is(err, store.ErrNotFound) {
-		return signal.Grant{}, signal.Refuse(protocol.ErrCodeSDKAppIDInvalid, fmt.Errorf("sdkappid %d: no such app", req.SDKAppID))
-	}
+	key, err := a.checkUserSig(ctx, req.SDKAppID, req.UserID, req.UserSig)
 	if err != nil {
-		return signal.Grant{}, signal.Refuse(protocol.ErrCodeInternal, errors.New("app lookup failed"))
+		return signal.Grant{}, err
 	}
 	now := a.now()
-	if _, err := auth.VerifyUserSig(req.SDKAppID, key, req.UserID, req.UserSig, now); err != nil {
-		return signal.Grant{}, signal.Refuse(protocol.ErrCodeUserSigInvalid, fmt.Errorf("user_sig: %w", err))
-	}
 	settings, err := a.apps.Settings(ctx, req.SDKAppID)
 	if err != nil {
 		return signal.Grant{}, signal.Refuse(protocol.ErrCodeInternal, errors.New("app settings lookup failed"))
@@ -61,6 +55,28 @@ func (a *authorizer) AuthorizeJoin(ctx context.Context, req *protocol.JoinReques
 		PublishVideo: priv.Has(auth.PrivSendVideo),
 		PublishSub:   priv.Has(auth.PrivSendSubStream),
 	}, nil
+}
+
+// AuthorizeLogin implements signal.LoginAuthorizer: an IM login needs the
+// app and a valid UserSig (PrivateMapKey is about rooms).
+func (a *authorizer) AuthorizeLogin(ctx context.Context, sdkAppID uint32, userID, userSig string) error {
+	_, err := a.checkUserSig(ctx, sdkAppID, userID, userSig)
+	return err
+}
+
+// checkUserSig verifies userSig and returns the app's secret key.
+func (a *authorizer) checkUserSig(ctx context.Context, sdkAppID uint32, userID, userSig string) (string, error) {
+	key, err := a.apps.SecretKey(ctx, sdkAppID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", signal.Refuse(protocol.ErrCodeSDKAppIDInvalid, fmt.Errorf("sdkappid %d: no such app", sdkAppID))
+	}
+	if err != nil {
+		return "", signal.Refuse(protocol.ErrCodeInternal, errors.New("app lookup failed"))
+	}
+	if _, err := auth.VerifyUserSig(sdkAppID, key, userID, userSig, a.now()); err != nil {
+		return "", signal.Refuse(protocol.ErrCodeUserSigInvalid, fmt.Errorf("user_sig: %w", err))
+	}
+	return key, nil
 }
 
 // verifyAdmin authenticates REST calls: the UserSig of AdminUser.

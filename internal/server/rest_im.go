@@ -37,6 +37,9 @@ func (a *imREST) register(mux *http.ServeMux) {
 		"openim/admin_getroammsg":                  a.c2cHistory,
 		"openim/admin_msgwithdraw":                 a.c2cRecall,
 	}
+	for name, h := range a.adminActions() {
+		actions[name] = h
+	}
 	for name, h := range actions {
 		mux.HandleFunc("POST /v4/"+name, a.serve(name, h))
 	}

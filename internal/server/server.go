@@ -23,7 +23,6 @@ import (
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/config"
-	"github.com/parley-rtc/parley/internal/im"
 	"github.com/parley-rtc/parley/internal/room"
 	"github.com/parley-rtc/parley/internal/sfu"
 	"github.com/parley-rtc/parley/internal/signal"
@@ -151,6 +150,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Registerer:    reg,
 		Now:           s.opts.Now,
 	}, authz, s.privacy.signalPrivacy(), s.rooms, s.media)
+	msg, err := newMessaging(local.DB, s.cfg.IM, hooks, callbackTargets{local.Callbacks}, s.log, reg, s.opts.Now)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, msg.close)
+	s.signal.EnableMessaging(msg.signalMessaging(authz))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/signal", s.signal)
@@ -160,11 +165,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	newRESTAPI(s.rooms, apps, s.privacy, authz.verifyAdmin, s.log).register(mux)
-	imSvc, err := im.New(local.DB, im.Options{Now: s.opts.Now, Logger: s.log})
-	if err != nil {
-		return fmt.Errorf("im: %w", err)
-	}
-	(&imREST{svc: imSvc, verify: authz.verifyAdmin, limiters: newLimiterSet(imRatePerAction)}).register(mux)
+	(&imREST{svc: msg.svc, verify: authz.verifyAdmin, limiters: newLimiterSet(imRatePerAction)}).register(mux)
 
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {

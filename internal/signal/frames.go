@@ -75,6 +75,12 @@ func (s *session) handleFrame(ctx context.Context, b []byte) {
 		s.handleWithdraw(ctx, env)
 	case protocol.TypeCustomCmd:
 		s.handleCustomCmd(env)
+	case protocol.TypeRoomChat:
+		s.handleRoomChat(env)
+	case protocol.TypeIMLogin, protocol.TypeIMLogout, protocol.TypeIMSend, protocol.TypeIMSync, protocol.TypeIMHistory,
+		protocol.TypeIMConvs, protocol.TypeIMRead, protocol.TypeIMReadBy, protocol.TypeIMRecall, protocol.TypeIMGroup,
+		protocol.TypeIMExt, protocol.TypeIMPushToken, protocol.TypeIMSignal:
+		s.handleIM(ctx, env)
 	default:
 		s.replyError(env.ID, protocol.ErrCodeUnknownType, fmt.Sprintf("%q is a server-to-client frame", env.Type))
 	}

@@ -40,6 +40,7 @@ type Handler struct {
 	media   *sfu.Engine
 	log     *slog.Logger
 	metrics *metrics
+	im      *Messaging // nil: messaging disabled
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex

@@ -115,6 +115,22 @@ type IMConvState struct {
 	Unread int64
 }
 
+// IMAppend is one item of an AppendIMMessages batch: the arguments of one
+// AppendIMMessage call.
+type IMAppend struct {
+	Msg     IMMessage
+	Parties []string // C2C peers that get a read cursor
+}
+
+// IMAppendResult is the outcome of one IMAppend, at the same index: the
+// results of one AppendIMMessage call. When Err is set the item stored
+// nothing and Msg is zero.
+type IMAppendResult struct {
+	Msg       IMMessage
+	Duplicate bool // Msg is the earlier message with the same ClientMsgID
+	Err       error
+}
+
 // IMStore persists groups, messages, read cursors and extensions for the
 // im service (issue 4). Conversation ids are opaque strings built by the
 // im package ("c2c:<a>|<b>", "group:<id>").
@@ -153,6 +169,14 @@ type IMStore interface {
 	// message and true instead (exactly-once). It advances the sender's
 	// read cursor and creates a cursor for each of parties (C2C peers).
 	AppendIMMessage(ctx context.Context, m IMMessage, parties []string) (IMMessage, bool, error)
+	// AppendIMMessages appends a batch in one transaction with the same
+	// per-item semantics as AppendIMMessage (dedupe, seq allocation, cursors).
+	// Items are applied in order; a later item sees earlier ones (a retry of
+	// an earlier item's ClientMsgID in the same batch is a duplicate). An item
+	// that fails is rolled back alone (its Err set) and the others commit;
+	// the returned error is for the batch as a whole (begin/commit failure),
+	// in which case nothing was stored.
+	AppendIMMessages(ctx context.Context, batch []IMAppend) ([]IMAppendResult, error)
 	// GetIMMessage returns one message; ErrNotFound.
 	GetIMMessage(ctx context.Context, sdkAppID uint32, convID string, seq int64) (IMMessage, error)
 	// ListIMMessages returns messages of a conversation in r.

@@ -332,66 +332,224 @@ func scanMessage(s scanner, sdkAppID uint32, convID string) (store.IMMessage, er
 	return m, nil
 }
 
+// errAppendInvalid rejects a message without the fields its keys need,
+// before any SQL runs.
+var errAppendInvalid = errors.New("sqlite: append message: sdkappid, conversation and sender are required")
+
+func checkAppend(m store.IMMessage) error {
+	if m.SDKAppID == 0 || m.ConvID == "" || m.Sender == "" {
+		return errAppendInvalid
+	}
+	return nil
+}
+
 // AppendIMMessage implements store.IMStore. The dedupe lookup, the seq
 // allocation and the insert share one write transaction, so a retry racing
 // its original still yields one message, and seqs have no gaps (a failed
 // insert rolls the allocation back).
 func (db *DB) AppendIMMessage(ctx context.Context, m store.IMMessage, parties []string) (out store.IMMessage, dup bool, err error) {
-	if m.SDKAppID == 0 || m.ConvID == "" || m.Sender == "" {
-		return store.IMMessage{}, false, errors.New("sqlite: append message: sdkappid, conversation and sender are required")
+	if err := checkAppend(m); err != nil {
+		return store.IMMessage{}, false, err
 	}
-	app := int64(m.SDKAppID)
 	err = db.imTx(ctx, "append message", func(tx *sql.Tx) error {
-		var clientID sql.NullString
-		if m.ClientMsgID != "" {
-			clientID = sql.NullString{String: m.ClientMsgID, Valid: true}
-			prev, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM im_messages
-				WHERE sdkappid = ? AND conv_id = ? AND sender = ? AND client_msg_id = ?`,
-				app, m.ConvID, m.Sender, m.ClientMsgID), m.SDKAppID, m.ConvID)
-			switch {
-			case err == nil:
-				out, dup = prev, true
-				return nil
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("sqlite: append message: dedupe: %w", err)
-			}
-		}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO im_conversations (sdkappid, conv_id, last_seq) VALUES (?, ?, 1)
-			ON CONFLICT DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`, app, m.ConvID).Scan(&m.Seq); err != nil {
-			return fmt.Errorf("sqlite: append message: allocate seq: %w", err)
-		}
-		m.At = imTime(m.At.UnixMicro())
-		if m.Body == nil {
-			m.Body = []byte{}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO im_messages
-			(sdkappid, conv_id, seq, day, at, sender, client_msg_id, body, cloud_custom_data, need_receipt)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, app, m.ConvID, m.Seq, imDay(m.At), m.At.UnixMicro(), m.Sender,
-			clientID, m.Body, m.CloudCustomData, m.NeedReadReceipt); err != nil {
-			return fmt.Errorf("sqlite: append message: %w", err)
-		}
-		// The sender has read what it sent; peers get a cursor so the
-		// conversation appears in their list.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)`, app, m.ConvID, m.Sender, m.Seq); err != nil {
-			return fmt.Errorf("sqlite: append message: cursor: %w", err)
-		}
-		for _, p := range parties {
-			if p == m.Sender {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, 0)
-				ON CONFLICT DO NOTHING`, app, m.ConvID, p); err != nil {
-				return fmt.Errorf("sqlite: append message: cursor: %w", err)
-			}
-		}
-		out = m
-		return nil
+		var err error
+		out, dup, err = appendMessage(ctx, plainTx{tx}, m, parties)
+		return err
 	})
 	if err != nil {
 		return store.IMMessage{}, false, err
 	}
 	return out, dup, nil
+}
+
+// AppendIMMessages implements store.IMStore. Each item runs inside its own
+// savepoint: an item that fails (a constraint, say) is rolled back to the
+// savepoint, undoing its seq allocation so the conversation keeps no gap,
+// while the items before and after it still commit with the batch. The
+// statements are prepared once per batch (preparedTx).
+func (db *DB) AppendIMMessages(ctx context.Context, batch []store.IMAppend) ([]store.IMAppendResult, error) {
+	switch len(batch) {
+	case 0:
+		return nil, nil
+	case 1:
+		return db.appendOne(ctx, batch[0])
+	}
+	out := make([]store.IMAppendResult, len(batch))
+	err := db.imTx(ctx, "append messages", func(tx *sql.Tx) error {
+		ptx := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}}
+		for i, a := range batch {
+			if err := checkAppend(a.Msg); err != nil {
+				out[i] = store.IMAppendResult{Err: err}
+				continue
+			}
+			if err := ptx.exec(ctx, `SAVEPOINT im_append`); err != nil {
+				return fmt.Errorf("sqlite: append messages: savepoint: %w", err)
+			}
+			m, dup, err := appendMessage(ctx, ptx, a.Msg, a.Parties)
+			if err != nil {
+				// A failed item must not abort the batch, but an error that
+				// ended the transaction itself (context cancelled, I/O
+				// error, SQLite's own rollback) cannot be undone to the
+				// savepoint: ROLLBACK TO then fails and the batch fails.
+				if rerr := ptx.exec(ctx, `ROLLBACK TO im_append`); rerr != nil {
+					return fmt.Errorf("sqlite: append messages: item %d: %w", i, errors.Join(err, rerr))
+				}
+				out[i] = store.IMAppendResult{Err: err}
+			} else {
+				out[i] = store.IMAppendResult{Msg: m, Duplicate: dup}
+			}
+			// ROLLBACK TO keeps the savepoint open; RELEASE pops it either way.
+			if err := ptx.exec(ctx, `RELEASE im_append`); err != nil {
+				return fmt.Errorf("sqlite: append messages: release: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// appendOne is AppendIMMessages for a batch of one, the common case at low
+// load. The transaction itself isolates the item, so it takes neither a
+// savepoint nor prepared statements: for a single use they cost more than
+// they save, and a lone append through a group commit would be slower than
+// a direct one.
+func (db *DB) appendOne(ctx context.Context, a store.IMAppend) ([]store.IMAppendResult, error) {
+	if err := checkAppend(a.Msg); err != nil {
+		return []store.IMAppendResult{{Err: err}}, nil
+	}
+	var res store.IMAppendResult
+	failed := false
+	err := db.imTx(ctx, "append messages", func(tx *sql.Tx) error {
+		m, dup, err := appendMessage(ctx, plainTx{tx}, a.Msg, a.Parties)
+		if err != nil {
+			failed = true // rolled back by imTx: the item's own failure
+			return err
+		}
+		res = store.IMAppendResult{Msg: m, Duplicate: dup}
+		return nil
+	})
+	switch {
+	case failed:
+		return []store.IMAppendResult{{Err: err}}, nil
+	case err != nil:
+		return nil, err
+	}
+	return []store.IMAppendResult{res}, nil
+}
+
+// appendTx runs the statements of one append inside a write transaction.
+// A single append runs them directly (plainTx); a batch prepares each once
+// and reuses it for every item (preparedTx), because parsing SQL is about
+// half of an append's cost in the pure-Go SQLite.
+type appendTx interface {
+	exec(ctx context.Context, query string, args ...any) error
+	queryRow(ctx context.Context, query string, args ...any) scanner
+}
+
+// plainTx runs each statement with its own prepare.
+type plainTx struct{ tx *sql.Tx }
+
+func (p plainTx) exec(ctx context.Context, query string, args ...any) error {
+	_, err := p.tx.ExecContext(ctx, query, args...)
+	return err
+}
+
+func (p plainTx) queryRow(ctx context.Context, query string, args ...any) scanner {
+	return p.tx.QueryRowContext(ctx, query, args...)
+}
+
+// preparedTx prepares each distinct query on first use. The statements
+// belong to tx, which closes them when it commits or rolls back.
+type preparedTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (p *preparedTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := p.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := p.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	p.stmts[query] = st
+	return st, nil
+}
+
+func (p *preparedTx) exec(ctx context.Context, query string, args ...any) error {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+func (p *preparedTx) queryRow(ctx context.Context, query string, args ...any) scanner {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return errScanner{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// errScanner carries a prepare failure to the Scan that would have read
+// the row.
+type errScanner struct{ err error }
+
+func (e errScanner) Scan(...any) error { return e.err }
+
+// appendMessage is the body of one append inside tx: dedupe, seq
+// allocation, insert and cursors. m has passed checkAppend.
+func appendMessage(ctx context.Context, tx appendTx, m store.IMMessage, parties []string) (store.IMMessage, bool, error) {
+	app := int64(m.SDKAppID)
+	var clientID sql.NullString
+	if m.ClientMsgID != "" {
+		clientID = sql.NullString{String: m.ClientMsgID, Valid: true}
+		prev, err := scanMessage(tx.queryRow(ctx, `SELECT `+messageColumns+` FROM im_messages
+			WHERE sdkappid = ? AND conv_id = ? AND sender = ? AND client_msg_id = ?`,
+			app, m.ConvID, m.Sender, m.ClientMsgID), m.SDKAppID, m.ConvID)
+		switch {
+		case err == nil:
+			return prev, true, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: dedupe: %w", err)
+		}
+	}
+	if err := tx.queryRow(ctx, `INSERT INTO im_conversations (sdkappid, conv_id, last_seq) VALUES (?, ?, 1)
+		ON CONFLICT DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`, app, m.ConvID).Scan(&m.Seq); err != nil {
+		return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: allocate seq: %w", err)
+	}
+	m.At = imTime(m.At.UnixMicro())
+	if m.Body == nil {
+		m.Body = []byte{}
+	}
+	if err := tx.exec(ctx, `INSERT INTO im_messages
+		(sdkappid, conv_id, seq, day, at, sender, client_msg_id, body, cloud_custom_data, need_receipt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, app, m.ConvID, m.Seq, imDay(m.At), m.At.UnixMicro(), m.Sender,
+		clientID, m.Body, m.CloudCustomData, m.NeedReadReceipt); err != nil {
+		return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: %w", err)
+	}
+	// The sender has read what it sent; peers get a cursor so the
+	// conversation appears in their list.
+	if err := tx.exec(ctx, `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)`, app, m.ConvID, m.Sender, m.Seq); err != nil {
+		return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: cursor: %w", err)
+	}
+	for _, p := range parties {
+		if p == m.Sender {
+			continue
+		}
+		if err := tx.exec(ctx, `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, 0)
+			ON CONFLICT DO NOTHING`, app, m.ConvID, p); err != nil {
+			return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: cursor: %w", err)
+		}
+	}
+	return m, false, nil
 }
 
 // GetIMMessage implements store.IMStore.

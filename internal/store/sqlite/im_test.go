@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,5 +177,181 @@ func TestIMGroupsAndMembers(t *testing.T) {
 	}
 	if _, err := db.AddIMMember(ctx, 1, "g", m); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("join dismissed: %v", err)
+	}
+}
+
+// A batch spanning several conversations allocates each conversation's
+// seqs contiguously, continuing after rows appended one at a time, and
+// sets cursors as AppendIMMessage does.
+func TestIMAppendBatchSeqs(t *testing.T) {
+	db := openTest(t)
+	ctx := testContext(t)
+	if _, _, err := db.AppendIMMessage(ctx, store.IMMessage{SDKAppID: 1, ConvID: "group:g", Sender: "o", At: imT0, Body: []byte("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var batch []store.IMAppend
+	for i := range 9 {
+		a := store.IMAppend{Msg: store.IMMessage{SDKAppID: 1, ConvID: "group:g", Sender: "o", At: imT0,
+			ClientMsgID: fmt.Sprint("g", i), Body: []byte(fmt.Sprint(i))}}
+		if i%3 == 1 {
+			a = store.IMAppend{Msg: store.IMMessage{SDKAppID: 1, ConvID: "c2c:a|b", Sender: "a", At: imT0,
+				ClientMsgID: fmt.Sprint("c", i), Body: []byte(fmt.Sprint(i))}, Parties: []string{"a", "b"}}
+		}
+		if i%3 == 2 {
+			a.Msg.SDKAppID = 2 // same conversation id in another app: its own counter
+		}
+		batch = append(batch, a)
+	}
+	rs, err := db.AppendIMMessages(ctx, batch)
+	if err != nil || len(rs) != len(batch) {
+		t.Fatalf("batch = %d results, %v", len(rs), err)
+	}
+	next := map[string]int64{"1 group:g": 2, "2 group:g": 1, "1 c2c:a|b": 1}
+	for i, r := range rs {
+		k := fmt.Sprint(batch[i].Msg.SDKAppID, " ", batch[i].Msg.ConvID)
+		if r.Err != nil || r.Duplicate || r.Msg.Seq != next[k] || string(r.Msg.Body) != fmt.Sprint(i) || !r.Msg.At.Equal(imT0) {
+			t.Fatalf("item %d (%s) = %+v, want seq %d", i, k, r, next[k])
+		}
+		next[k]++
+		got, err := db.GetIMMessage(ctx, r.Msg.SDKAppID, r.Msg.ConvID, r.Msg.Seq)
+		if err != nil || string(got.Body) != fmt.Sprint(i) || got.ClientMsgID != batch[i].Msg.ClientMsgID {
+			t.Fatalf("stored item %d = %+v, %v", i, got, err)
+		}
+	}
+	for k, want := range map[string]int64{"group:g": 4, "c2c:a|b": 3} {
+		if last, err := db.IMLastSeq(ctx, 1, k); err != nil || last != want {
+			t.Fatalf("last seq of %s = %d, %v; want %d", k, last, err, want)
+		}
+	}
+	// Cursors: the sender has read its last message, the peer got a cursor
+	// at 0 and sees the conversation's messages as unread.
+	for user, want := range map[string]store.IMConvState{
+		"a": {ConvID: "c2c:a|b", LastSeq: 3, ReadSeq: 3, Unread: 0},
+		"b": {ConvID: "c2c:a|b", LastSeq: 3, ReadSeq: 0, Unread: 3},
+		"o": {ConvID: "group:g", LastSeq: 4, ReadSeq: 4, Unread: 0},
+	} {
+		cs, err := db.IMConversations(ctx, 1, user)
+		if err != nil || len(cs) != 1 || cs[0] != want {
+			t.Fatalf("conversations of %s = %+v, %v; want %+v", user, cs, err, want)
+		}
+	}
+	if rs, err := db.AppendIMMessages(ctx, nil); err != nil || len(rs) != 0 {
+		t.Fatalf("empty batch = %v, %v", rs, err)
+	}
+}
+
+// A ClientMsgID is deduplicated against rows of earlier transactions and
+// against earlier items of the same batch.
+func TestIMAppendBatchDedupe(t *testing.T) {
+	db := openTest(t)
+	ctx := testContext(t)
+	msg := func(id, body string) store.IMAppend {
+		return store.IMAppend{Msg: store.IMMessage{SDKAppID: 1, ConvID: "group:g", Sender: "s", ClientMsgID: id, At: imT0, Body: []byte(body)}}
+	}
+	first, _, err := db.AppendIMMessage(ctx, msg("old", "1").Msg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := msg("new", "x")
+	other.Msg.Sender = "t" // another sender's id space
+	rs, err := db.AppendIMMessages(ctx, []store.IMAppend{msg("old", "retry"), msg("new", "2"), msg("new", "retry"), other, msg("", "3"), msg("", "4")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		seq  int64
+		dup  bool
+		body string
+	}{{1, true, "1"}, {2, false, "2"}, {2, true, "2"}, {3, false, "x"}, {4, false, "3"}, {5, false, "4"}}
+	for i, w := range want {
+		if r := rs[i]; r.Err != nil || r.Msg.Seq != w.seq || r.Duplicate != w.dup || string(r.Msg.Body) != w.body {
+			t.Fatalf("item %d = %+v, want %+v", i, r, w)
+		}
+	}
+	if rs[0].Msg.Seq != first.Seq || !rs[0].Msg.At.Equal(first.At) {
+		t.Fatalf("duplicate %+v is not the original %+v", rs[0].Msg, first)
+	}
+	if last, err := db.IMLastSeq(ctx, 1, "group:g"); err != nil || last != 5 {
+		t.Fatalf("last seq = %d, %v", last, err)
+	}
+}
+
+// A failing item is rolled back alone: it stores nothing, consumes no seq
+// and moves no cursor, and the items around it commit.
+func TestIMAppendBatchItemFailure(t *testing.T) {
+	db := openTest(t)
+	ctx := testContext(t)
+	msg := func(sender, id string) store.IMAppend {
+		return store.IMAppend{Msg: store.IMMessage{SDKAppID: 1, ConvID: "c2c:a|b", Sender: sender, ClientMsgID: id, At: imT0, Body: []byte(id)},
+			Parties: []string{"a", "b"}}
+	}
+	noApp := msg("a", "z")
+	noApp.Msg.SDKAppID = 0
+	// A client id over 128 bytes passes the Go checks, allocates a seq and
+	// then fails the im_messages CHECK: only the savepoint undoes the seq.
+	tooLong := msg("b", strings.Repeat("x", 129))
+	rs, err := db.AppendIMMessages(ctx, []store.IMAppend{msg("a", "1"), tooLong, msg("", "e"), noApp, msg("a", "2")})
+	if err != nil || len(rs) != 5 {
+		t.Fatalf("batch = %v, %v", rs, err)
+	}
+	for i, seq := range map[int]int64{0: 1, 4: 2} {
+		if rs[i].Err != nil || rs[i].Msg.Seq != seq {
+			t.Fatalf("item %d = %+v, want seq %d", i, rs[i], seq)
+		}
+	}
+	if err := rs[1].Err; err == nil || !strings.Contains(err.Error(), "CHECK constraint failed") || rs[1].Msg.Seq != 0 {
+		t.Fatalf("over-long client id = %+v", rs[1])
+	}
+	for _, i := range []int{2, 3} {
+		if !errors.Is(rs[i].Err, errAppendInvalid) || rs[i].Msg.Seq != 0 {
+			t.Fatalf("item %d = %+v, want %v", i, rs[i], errAppendInvalid)
+		}
+	}
+	ms, err := db.ListIMMessages(ctx, 1, "c2c:a|b", store.IMRange{Limit: 10})
+	if err != nil || len(ms) != 2 || string(ms[0].Body) != "1" || string(ms[1].Body) != "2" {
+		t.Fatalf("stored %+v, %v", ms, err)
+	}
+	// b's failed send left b's cursor where the peer cursor put it.
+	cs, err := db.IMConversations(ctx, 1, "b")
+	if err != nil || len(cs) != 1 || cs[0].ReadSeq != 0 || cs[0].Unread != 2 {
+		t.Fatalf("conversations of b = %+v, %v", cs, err)
+	}
+	m, _, err := db.AppendIMMessage(ctx, msg("b", "3").Msg, nil)
+	if err != nil || m.Seq != 3 {
+		t.Fatalf("next append = %+v, %v", m, err)
+	}
+	// A batch of one takes a path without savepoints: its failure is still
+	// the item's, not the batch's, and still consumes no seq.
+	for _, a := range []store.IMAppend{tooLong, noApp} {
+		rs, err := db.AppendIMMessages(ctx, []store.IMAppend{a})
+		if err != nil || len(rs) != 1 || rs[0].Err == nil || rs[0].Msg.Seq != 0 {
+			t.Fatalf("single failing item = %+v, %v", rs, err)
+		}
+	}
+	rs, err = db.AppendIMMessages(ctx, []store.IMAppend{msg("b", "3")})
+	if err != nil || len(rs) != 1 || rs[0].Err != nil || !rs[0].Duplicate || rs[0].Msg.Seq != 3 {
+		t.Fatalf("single retry = %+v, %v", rs, err)
+	}
+	rs, err = db.AppendIMMessages(ctx, []store.IMAppend{msg("b", "4")})
+	if err != nil || len(rs) != 1 || rs[0].Err != nil || rs[0].Duplicate || rs[0].Msg.Seq != 4 {
+		t.Fatalf("single append = %+v, %v", rs, err)
+	}
+}
+
+// A batch whose transaction cannot start stores nothing and reports one
+// error for the whole batch.
+func TestIMAppendBatchError(t *testing.T) {
+	db := openTest(t)
+	ctx, cancel := context.WithCancel(testContext(t))
+	cancel()
+	a := store.IMAppend{Msg: store.IMMessage{SDKAppID: 1, ConvID: "group:g", Sender: "s", At: imT0}}
+	for _, batch := range [][]store.IMAppend{{a}, {a, a}} {
+		rs, err := db.AppendIMMessages(ctx, batch)
+		if !errors.Is(err, context.Canceled) || rs != nil {
+			t.Fatalf("cancelled batch of %d = %v, %v", len(batch), rs, err)
+		}
+	}
+	if last, err := db.IMLastSeq(testContext(t), 1, "group:g"); err != nil || last != 0 {
+		t.Fatalf("last seq = %d, %v", last, err)
 	}
 }
