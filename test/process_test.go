@@ -48,10 +48,15 @@ var (
 	bannerSecret = regexp.MustCompile(`SecretKey:\s+([0-9a-f]+)`)
 )
 
-// startServe runs `parley serve` and reads its banner.
-func startServe(t *testing.T, ctx context.Context, bin, dataDir string) *serveProc {
+// startServe runs `parley serve` and reads its banner. listen is the
+// HTTP address ("" = a free port).
+func startServe(t *testing.T, ctx context.Context, bin, dataDir string, listen ...string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--udp-port", "0")
+	addr := "127.0.0.1:0"
+	if len(listen) > 0 {
+		addr = listen[0]
+	}
+	cmd := exec.Command(bin, "serve", "--data", dataDir, "--listen", addr, "--udp-port", "0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
