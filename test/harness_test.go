@@ -31,6 +31,16 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *testEnv {
 // startServerWithLogger is startServer with the server's logger given.
 func startServerWithLogger(t *testing.T, logger *slog.Logger, mutate ...func(*config.Config)) *testEnv {
 	t.Helper()
+	return startServerOpts(t, server.Options{Logger: logger}, mutate...)
+}
+
+// startServerOpts is startServer with the server's options given (a
+// clock for tests of time windows).
+func startServerOpts(t *testing.T, opts server.Options, mutate ...func(*config.Config)) *testEnv {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = testLogger()
+	}
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Listen = "127.0.0.1:0"
@@ -38,7 +48,7 @@ func startServerWithLogger(t *testing.T, logger *slog.Logger, mutate ...func(*co
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	srv, err := server.New(cfg, server.Options{Logger: logger})
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/config"
+	"github.com/parley-rtc/parley/internal/server"
 	"github.com/parley-rtc/parley/internal/webhook"
 	"github.com/parley-rtc/parley/protocol"
 	parley "github.com/parley-rtc/parley/sdk/go"
@@ -215,7 +217,9 @@ func TestIMOfflineSync(t *testing.T) {
 // Recall works inside the window (the receiver gets the tombstone and the
 // content is gone from history) and fails outside it with 10031.
 func TestIMRecall(t *testing.T) {
-	env := startServer(t, func(c *config.Config) { c.IM.RecallWindow = 1500 * time.Millisecond })
+	var skew atomic.Int64 // the server clock runs this far ahead of real time
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	env := startServerOpts(t, server.Options{Now: now})
 	ctx := testCtx(t, 60*time.Second)
 	bin := newInbox()
 	alice := env.login(t, ctx, env.imClient(t, "alice", parley.Config{}), newInbox(), nil)
@@ -243,8 +247,8 @@ func TestIMRecall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The window is measured on the server clock: wait it out.
-	time.Sleep(1600 * time.Millisecond)
+	// Two minutes and a second later on the server's clock.
+	skew.Store(int64(2*time.Minute + time.Second))
 	if _, err := alice.Recall(ctx, late.Conv, late.Seq); serverCode(err) != 10031 {
 		t.Fatalf("recall after the window: %v, want 10031", err)
 	}
@@ -576,5 +580,37 @@ func TestIMSignalAndRoomChat(t *testing.T) {
 	}
 	if err := alice.SendSignal(ctx, "nobody", []byte("x"), false); err != nil {
 		t.Fatalf("unreliable signal to an offline peer: %v", err)
+	}
+}
+
+// The room's chat channel relays to the others in the room (any role,
+// audience too), numbered per sender, and needs purpose "im".
+func TestRoomChat(t *testing.T) {
+	env := startServer(t)
+	ctx := testCtx(t, 60*time.Second)
+	chats := make(chan protocol.RoomChatEvent, 8)
+	alice := env.imClient(t, "alice", parley.Config{})
+	bob := env.imClient(t, "bob", parley.Config{Listener: parley.Listener{OnRecvRoomChat: func(ev protocol.RoomChatEvent) { chats <- ev }}})
+	noIM := env.client(t, "carol", parley.Listener{})
+	room := parley.EnterParams{RoomID: 42, Scene: protocol.SceneLive, Role: protocol.RoleAudience}
+	for _, c := range []*parley.Client{alice, bob, noIM} {
+		if _, err := c.EnterRoom(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent, err := alice.SendRoomChat(ctx, parley.TextElements("hello room"), "")
+	if err != nil || sent.Seq != 1 {
+		t.Fatalf("room chat = %+v, %v", sent, err)
+	}
+	ev := waitFor(t, ctx, chats, "room chat")
+	var els []protocol.IMElement
+	if err := json.Unmarshal(ev.Elements, &els); err != nil || ev.UserID != "alice" || ev.Seq != 1 || len(els) != 1 {
+		t.Fatalf("bob got %+v (%v)", ev, err)
+	}
+	if _, err := noIM.SendRoomChat(ctx, parley.TextElements("x"), ""); !errors.Is(err, parley.ErrConsentRequired) {
+		t.Fatalf("room chat without im consent: %v", err)
+	}
+	if _, err := alice.SendRoomChat(ctx, []protocol.IMElement{{MsgType: "TIMBogusElem", MsgContent: json.RawMessage(`{}`)}}, ""); serverCode(err) != 20001 {
+		t.Fatalf("bad element: %v, want 20001", err)
 	}
 }

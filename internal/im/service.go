@@ -127,6 +127,9 @@ func New(st store.IMStore, opt Options) (*Service, error) {
 		lims: map[groupKey]*rate.Limiter{}, av: map[groupKey]int64{}}, nil
 }
 
+// MaxMessageBytes is the configured message size limit.
+func (s *Service) MaxMessageBytes() int { return s.opt.MaxMessageBytes }
+
 // Close stops the group committer after the sends in flight are stored.
 // Sends after Close fail.
 func (s *Service) Close() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/parley-rtc/parley/internal/im"
@@ -484,8 +485,12 @@ func (s *session) handleRoomChat(env protocol.Envelope) {
 		s.replyIMErr(env.ID, err)
 		return
 	}
-	if n := len(req.Elements) + len(req.CloudCustomData); n > im.DefaultMaxMessageBytes {
-		s.replyError(env.ID, im.Code(im.ErrTooLarge), "room chat: message over the size limit")
+	limit := im.DefaultMaxMessageBytes
+	if s.h.im != nil {
+		limit = s.h.im.Service.MaxMessageBytes()
+	}
+	if n := len(req.Elements) + len(req.CloudCustomData); n > limit {
+		s.replyError(env.ID, im.Code(im.ErrTooLarge), fmt.Sprintf("room chat: %d bytes, limit %d", n, limit))
 		return
 	}
 	now := s.h.cfg.Now()

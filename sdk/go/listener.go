@@ -49,6 +49,9 @@ type Listener struct {
 	// OnRecvCustomCmdMsg delivers another user's custom message
 	// (SendCustomCmdMsg); seq counts that user's messages from 1.
 	OnRecvCustomCmdMsg func(userID string, cmdID int, seq uint64, data []byte)
+	// OnRecvRoomChat delivers another user's room chat message
+	// (SendRoomChat); not stored by the server.
+	OnRecvRoomChat func(ev protocol.RoomChatEvent)
 	// OnConsentRequired reports that the server refused the session's
 	// consent: code -4008 (consent missing, withdrawn or for an outdated
 	// policy version: ask the user again, GrantConsent, Init) or -4010

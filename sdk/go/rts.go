@@ -2,7 +2,9 @@ package parley
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/parley-rtc/parley/protocol"
 )
@@ -38,6 +40,50 @@ func (s *session) handleCustomCmd(env protocol.Envelope) error {
 	s.c.emit(func(l *Listener) {
 		if l.OnRecvCustomCmdMsg != nil {
 			l.OnRecvCustomCmdMsg(ev.UserID, ev.CmdID, ev.Seq, ev.Data)
+		}
+	})
+	return nil
+}
+
+// SendRoomChat sends a chat message to everyone else in the room (the
+// room's chat channel): relayed, never stored, like an AVChatRoom. It
+// needs consent to the "im" purpose. Elements is Tencent IM's MsgBody
+// (TextElements, CustomElements).
+func (c *Client) SendRoomChat(ctx context.Context, elements []protocol.IMElement, cloudCustomData string) (protocol.IMSent, error) {
+	c.mu.Lock()
+	ok := c.consent != nil && slices.Contains(c.consent.Purposes, protocol.PurposeIM)
+	c.mu.Unlock()
+	if !ok {
+		return protocol.IMSent{}, fmt.Errorf("%w: room chat needs purpose %q", ErrConsentRequired, protocol.PurposeIM)
+	}
+	els, err := json.Marshal(elements)
+	if err != nil {
+		return protocol.IMSent{}, fmt.Errorf("parley: elements: %w", err)
+	}
+	s, err := c.session()
+	if err != nil {
+		return protocol.IMSent{}, err
+	}
+	env, err := s.sig.request(ctx, protocol.TypeRoomChat, protocol.RoomChat{Elements: els, CloudCustomData: cloudCustomData})
+	if err != nil {
+		return protocol.IMSent{}, err
+	}
+	var out protocol.IMSent
+	if err := protocol.DecodeData(env, &out); err != nil {
+		return protocol.IMSent{}, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return out, nil
+}
+
+// handleRoomChat delivers a room chat message.
+func (s *session) handleRoomChat(env protocol.Envelope) error {
+	var ev protocol.RoomChatEvent
+	if err := protocol.DecodeData(env, &ev); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	s.c.emit(func(l *Listener) {
+		if l.OnRecvRoomChat != nil {
+			l.OnRecvRoomChat(ev)
 		}
 	})
 	return nil

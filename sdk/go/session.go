@@ -219,6 +219,8 @@ func (s *session) handle(env protocol.Envelope) error {
 		}
 	case protocol.TypeCustomCmd:
 		return s.handleCustomCmd(env)
+	case protocol.TypeRoomChat:
+		return s.handleRoomChat(env)
 	case protocol.TypeExitRoom:
 		var e protocol.ExitRoom
 		if err := protocol.DecodeData(env, &e); err != nil {
