@@ -614,3 +614,50 @@ func TestRoomChat(t *testing.T) {
 		t.Fatalf("bad element: %v, want 20001", err)
 	}
 }
+
+// Withdrawing consent (Stop) ends messaging on the server as a logout
+// does: the connection closes, the push token is forgotten, so nothing is
+// pushed to the device any more, and the SDK cannot log in again without
+// fresh consent.
+// proves CONSENT-5
+func TestIMStopWithdrawsMessaging(t *testing.T) {
+	env := startServer(t)
+	ctx := testCtx(t, 60*time.Second)
+	recv := newIMReceiver(t, env, "StopKey")
+	alice := env.login(t, ctx, env.imClient(t, "alice", parley.Config{}), newInbox(), nil)
+	bobClient := env.imClient(t, "bob", parley.Config{})
+	bob := env.login(t, ctx, bobClient, newInbox(), nil)
+	if _, err := bob.RegisterPushToken(ctx, "bob-token", "", "honor"); err != nil {
+		t.Fatal(err)
+	}
+	carol := env.login(t, ctx, env.imClient(t, "carol", parley.Config{}), newInbox(), nil)
+	if _, err := carol.RegisterPushToken(ctx, "carol-token", "", "oppo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bobClient.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recv.waitCmd(t, ctx, "State.StateChange", stateIs("bob", "Logout"))
+	if _, err := bob.SendText(ctx, parley.IMTarget{User: "alice"}, "still here?"); !errors.Is(err, parley.ErrNotLoggedIn) {
+		t.Fatalf("send after Stop: %v", err)
+	}
+	if _, err := bobClient.LoginIM(ctx, parley.IMOptions{}); !errors.Is(err, parley.ErrConsentRequired) {
+		t.Fatalf("login after Stop: %v", err)
+	}
+	if _, err := alice.SendText(ctx, parley.IMTarget{User: "bob"}, "hello?"); err != nil {
+		t.Fatal(err)
+	}
+	if err := carol.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recv.waitCmd(t, ctx, "State.StateChange", stateIs("carol", "Disconnect"))
+	if _, err := alice.SendText(ctx, parley.IMTarget{User: "carol"}, "marker"); err != nil {
+		t.Fatal(err)
+	}
+	if p := recv.waitCmd(t, ctx, "Parley.OfflinePush", nil); p["To_Account"] != "carol" {
+		t.Fatalf("push = %v; want carol's only", p)
+	}
+	if n := env.metric(t, `parley_im_push_total{result="queued"}`); n != "1" {
+		t.Fatalf("pushes queued = %s, want 1 (none to bob after withdrawal)", n)
+	}
+}

@@ -472,8 +472,17 @@ func (s *session) handleTelemetry(ctx context.Context, id uint64, rep *protocol.
 // session accepts no personal information — no telemetry, no media — and
 // the user leaves the room, which stops forwarding their media at once.
 func (s *session) handleWithdraw(ctx context.Context, env protocol.Envelope) {
-	p, _, ok := s.joined(env.ID)
-	if !ok {
+	s.mu.Lock()
+	p, st := s.participant, s.im
+	appID, userID, deviceID := s.appID, "", s.deviceID
+	s.mu.Unlock()
+	switch {
+	case p != nil:
+		userID = p.UserID
+	case st != nil:
+		appID, userID, deviceID = st.app, st.user, st.device
+	default:
+		s.replyError(env.ID, protocol.ErrCodeNotInRoom, "join a room or log in to messaging first")
 		return
 	}
 	var w protocol.WithdrawConsent
@@ -485,19 +494,32 @@ func (s *session) handleWithdraw(ctx context.Context, env protocol.Envelope) {
 	}
 	s.mu.Lock()
 	s.withdrawn = true
-	appID, deviceID := s.appID, s.deviceID
 	s.mu.Unlock()
-	if err := s.h.privacy.Consent.Withdraw(ctx, appID, p.UserID, deviceID); err != nil {
+	if err := s.h.privacy.Consent.Withdraw(ctx, appID, userID, deviceID); err != nil {
 		s.h.log.Error("record consent withdrawal", "err", err)
 		s.replyError(env.ID, protocol.ErrCodeInternal, "withdrawal not recorded; retry")
 		return
+	}
+	if st != nil {
+		// Messaging stops as a logout does: no delivery, no offline push
+		// to this device (CONSENT-5).
+		s.mu.Lock()
+		s.im = nil
+		s.mu.Unlock()
+		s.h.im.Hub.Detach(st.app, st.user, imConn{s})
+		if err := s.h.im.Hub.Logout(ctx, st.app, st.user, st.device); err != nil {
+			s.h.log.Error("forget push token after withdrawal", "err", err)
+		}
+		s.imState(st, StateLogout)
 	}
 	s.send(protocol.TypeOK, env.ID, nil, false)
 	s.mu.Lock()
 	s.participant = nil
 	s.exiting = true
 	s.mu.Unlock()
-	s.h.rooms.Leave(p, protocol.ExitReasonLeft, "")
+	if p != nil {
+		s.h.rooms.Leave(p, protocol.ExitReasonLeft, "")
+	}
 	s.send(protocol.TypeExitRoom, 0, protocol.ExitRoom{Reason: protocol.ExitReasonLeft, Detail: "consent withdrawn"}, true)
 }
 

@@ -106,6 +106,7 @@ type Client struct {
 	roomCancel       context.CancelFunc
 	superDone        chan struct{}
 	tel              *telState // the room's telemetry state; nil unless ext.apm is on
+	messengers       map[*Messenger]struct{}
 }
 
 // telemetryInterval is the APM report period.
@@ -351,6 +352,9 @@ func (c *Client) Close() error {
 	c.gate.setOpen(false)
 	in := c.room != nil && c.roomCancel != nil
 	c.mu.Unlock()
+	for _, m := range c.takeMessengers() {
+		_ = m.Close()
+	}
 	var err error
 	if in {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

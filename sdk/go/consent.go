@@ -249,14 +249,28 @@ func (c *Client) Stop(ctx context.Context) error {
 	s := c.sess
 	inRoom := c.room != nil && c.roomCancel != nil
 	c.mu.Unlock()
-	if s != nil {
-		s.stopTelemetry()
+	withdraw := func(sig *signaler) {
 		wctx, wcancel := context.WithTimeout(ctx, withdrawTimeout)
-		_, err := s.sig.request(wctx, protocol.TypeWithdraw, protocol.WithdrawConsent{Reason: "the user withdrew consent"})
+		_, err := sig.request(wctx, protocol.TypeWithdraw, protocol.WithdrawConsent{Reason: "the user withdrew consent"})
 		wcancel()
 		if err != nil {
 			c.log.Info("parley: withdraw_consent not confirmed by the server", "err", err)
 		}
+	}
+	withdrawn := s != nil
+	if s != nil {
+		s.stopTelemetry()
+		withdraw(s.sig)
+	}
+	// Messaging stops too: the withdrawal goes out on a messaging
+	// connection when there is no room connection, and every Messenger
+	// closes (no more messages, no more offline pushes to this device).
+	for _, m := range c.takeMessengers() {
+		if sig := m.liveSig(); sig != nil && !withdrawn {
+			withdraw(sig)
+			withdrawn = true
+		}
+		_ = m.Close()
 	}
 	if inRoom {
 		if err := c.exitRoom(ctx, false); err != nil && !errors.Is(err, ErrNotInRoom) {

@@ -125,8 +125,33 @@ func (c *Client) LoginIM(ctx context.Context, opt IMOptions) (*Messenger, error)
 	}
 	m.setSig(sig)
 	m.loggedIn = true
+	c.mu.Lock()
+	if c.messengers == nil {
+		c.messengers = map[*Messenger]struct{}{}
+	}
+	c.messengers[m] = struct{}{}
+	c.mu.Unlock()
 	go m.supervise(sig)
 	return m, nil
+}
+
+// takeMessengers empties the client's set of Messengers and returns them.
+func (c *Client) takeMessengers() []*Messenger {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Messenger, 0, len(c.messengers))
+	for m := range c.messengers {
+		out = append(out, m)
+	}
+	c.messengers = nil
+	return out
+}
+
+// liveSig is the current connection, nil while reconnecting.
+func (m *Messenger) liveSig() *signaler {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sig
 }
 
 // dial connects and logs in.
@@ -578,6 +603,9 @@ func (m *Messenger) Close() error {
 }
 
 func (m *Messenger) shutdown(sig *signaler) {
+	m.c.mu.Lock()
+	delete(m.c.messengers, m)
+	m.c.mu.Unlock()
 	m.cancel()
 	<-m.done
 	m.mu.Lock()
