@@ -92,9 +92,10 @@ type Hub struct {
 	online  map[userKey]map[Conn]string // conn → device id
 	members map[groupKey]*memberCache
 
-	pushq  chan Notice
-	stop   chan struct{}
-	worker sync.WaitGroup
+	pushq     chan Notice
+	stop      chan struct{}
+	closeOnce sync.Once
+	worker    sync.WaitGroup
 }
 
 // ErrNoPush means offline push is not configured.
@@ -128,9 +129,9 @@ func New(cfg Config) (*Hub, error) {
 }
 
 // Close stops the push worker after the queued pushes are handed to the
-// Pusher (which, for the webhook pusher, makes them durable).
+// Pusher (which, for the webhook pusher, makes them durable). Idempotent.
 func (h *Hub) Close() {
-	close(h.stop)
+	h.closeOnce.Do(func() { close(h.stop) })
 	h.worker.Wait()
 }
 
