@@ -73,8 +73,18 @@ type AppStore interface {
 	UpdateAppSecret(ctx context.Context, sdkAppID uint32, sealed []byte, keyID string) error
 }
 
-// Store aggregates every interface one backend provides.
+// Store aggregates every interface one backend provides, so a second
+// backend (PostgreSQL) is checked against all of them at compile time.
 type Store interface {
 	AppStore
+	AppCallbackStore
+	PolicyStore
+	ConsentStore
+	TelemetryStore
+	AuditStore
+	WebhookOutbox
+	IMStore
+	IMAdminStore
+	IMPushStore
 	Close() error
 }
