@@ -661,3 +661,17 @@ func TestIMStopWithdrawsMessaging(t *testing.T) {
 		t.Fatalf("pushes queued = %s, want 1 (none to bob after withdrawal)", n)
 	}
 }
+
+// A message an app backend sends through the REST API reaches the online
+// recipient live, like one sent from an SDK.
+func TestIMRESTSendReachesOnlineUser(t *testing.T) {
+	env := startServer(t)
+	ctx := testCtx(t, 30*time.Second)
+	bin := newInbox()
+	env.login(t, ctx, env.imClient(t, "bob", parley.Config{}), bin, nil)
+	mustOK(t, "sendmsg", env.imCall(t, "openim/sendmsg", map[string]any{"From_Account": "system", "To_Account": "bob",
+		"MsgRandom": 7, "MsgBody": textBody("your order shipped")}, ""))
+	if m := bin.next(t, ctx, 1)[0]; m.Sender != "system" || m.Text() != "your order shipped" || m.Conv != "c2c:bob|system" {
+		t.Fatalf("bob got %+v", m)
+	}
+}
