@@ -111,7 +111,7 @@ func TestIMRESTGroupsMessagesAndRecall(t *testing.T) {
 		t.Fatalf("unknown field: %v", bad)
 	}
 	forged := env.imCall(t, "openim/sendmsg", map[string]any{}, "not-a-sig")
-	if forged["ActionStatus"] != "FAIL" || forged["ErrorCode"] != float64(70001) {
+	if forged["ActionStatus"] != "FAIL" || forged["ErrorCode"] != float64(70003) {
 		t.Fatalf("bad usersig: %v", forged)
 	}
 }

@@ -215,7 +215,7 @@ func TestIMOfflineSync(t *testing.T) {
 }
 
 // Recall works inside the window (the receiver gets the tombstone and the
-// content is gone from history) and fails outside it with 10031.
+// content is gone from history) and fails outside it with 20016 (TIM's C2C code).
 func TestIMRecall(t *testing.T) {
 	var skew atomic.Int64 // the server clock runs this far ahead of real time
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
@@ -249,8 +249,8 @@ func TestIMRecall(t *testing.T) {
 	}
 	// Two minutes and a second later on the server's clock.
 	skew.Store(int64(2*time.Minute + time.Second))
-	if _, err := alice.Recall(ctx, late.Conv, late.Seq); serverCode(err) != 10031 {
-		t.Fatalf("recall after the window: %v, want 10031", err)
+	if _, err := alice.Recall(ctx, late.Conv, late.Seq); serverCode(err) != 20016 {
+		t.Fatalf("recall after the window: %v, want 20016", err)
 	}
 }
 
@@ -425,7 +425,7 @@ func (e *testEnv) metric(t *testing.T, sample string) string {
 	return ""
 }
 
-// The app's before-send callback vetoes a message (the sender gets 80001
+// The app's before-send callback vetoes a message (the sender gets 20006
 // and nobody receives it) or rewrites it; after-send callbacks follow
 // stored messages; every callback's signature verifies.
 func TestIMBeforeSendCallback(t *testing.T) {
@@ -446,8 +446,8 @@ func TestIMBeforeSendCallback(t *testing.T) {
 	alice := env.login(t, ctx, env.imClient(t, "alice", parley.Config{}), newInbox(), nil)
 	env.login(t, ctx, env.imClient(t, "bob", parley.Config{}), bin, nil)
 	_, err := alice.SendText(ctx, parley.IMTarget{User: "bob"}, "a forbidden thing")
-	if serverCode(err) != 80001 || !strings.Contains(err.Error(), "forbidden word") {
-		t.Fatalf("vetoed send: %v, want 80001 with the backend's reason", err)
+	if serverCode(err) != 20006 || !strings.Contains(err.Error(), "forbidden word") {
+		t.Fatalf("vetoed send: %v, want 20006 with the backend's reason", err)
 	}
 	if _, err := alice.SendText(ctx, parley.IMTarget{User: "bob"}, "rewrite me"); err != nil {
 		t.Fatal(err)

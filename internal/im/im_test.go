@@ -152,7 +152,7 @@ func TestJoinRulesAndRoles(t *testing.T) {
 		t.Fatalf("public join = %v", r)
 	}
 	_, err = s.JoinGroup(ctx, app, "a", "pub")
-	wantErr(t, err, im.ErrAlreadyApplied, 10013)
+	wantErr(t, err, im.ErrAlreadyApplied, 90410)
 	_, err = s.Sync(ctx, app, "a", im.GroupConv("pub"), 0, 10)
 	wantErr(t, err, im.ErrNotMember, 10007)
 	must(s.ApproveJoin(ctx, app, "own", "pub", "a")).get(t)

@@ -422,7 +422,12 @@ func (s *Service) Recall(ctx context.Context, app uint32, actor string, conv Con
 	}
 	now := s.opt.Now()
 	if age := now.Sub(m.At); age > s.opt.RecallWindow {
-		return Record{}, fmt.Errorf("%w: sent %s ago, window %s", ErrRecallWindow, age.Round(time.Second), s.opt.RecallWindow)
+		code := ErrRecallWindow
+		if g.GroupID == "" {
+			// TIM's C2C code; still errors.Is ErrRecallWindow.
+			return Record{}, fmt.Errorf("%w: %w: sent %s ago, window %s", ErrRecallWindowC2C, ErrRecallWindow, age.Round(time.Second), s.opt.RecallWindow)
+		}
+		return Record{}, fmt.Errorf("%w: sent %s ago, window %s", code, age.Round(time.Second), s.opt.RecallWindow)
 	}
 	m, err = s.st.RecallIMMessage(ctx, app, string(conv), seq, actor, now)
 	if err != nil {

@@ -152,7 +152,7 @@ func (m *messaging) msgBody(command string, app uint32, sender string, conv im.C
 }
 
 // beforeSend asks the app backend (C2C/Group.CallbackBeforeSendMsg, 2 s
-// fixed budget, REFERENCE.md §2). A veto is ErrVetoed; a reply MsgBody
+// fixed budget, REFERENCE.md §2). A veto is ErrVetoed (10016) in groups and ErrVetoedC2C (20006) in C2C; a reply MsgBody
 // replaces the elements; on timeout or failure the configured default
 // applies.
 func (m *messaging) beforeSend(ctx context.Context, app uint32, sender string, conv im.Conv, msg im.Message) (im.Message, error) {
@@ -181,13 +181,17 @@ func (m *messaging) beforeSend(ctx context.Context, app uint32, sender string, c
 	if err != nil && !errors.Is(err, webhook.ErrCallbackFailed) {
 		return im.Message{}, err
 	}
+	veto := im.ErrVetoed // groups: 10016
+	if _, group := conv.Group(); !group {
+		veto = im.ErrVetoedC2C // 20006
+	}
 	if !dec.Allow {
-		return im.Message{}, fmt.Errorf("%w: %s", im.ErrVetoed, dec.Reason)
+		return im.Message{}, fmt.Errorf("%w: %s", veto, dec.Reason)
 	}
 	if dec.Modified != nil {
 		els, err := im.DecodeElements(dec.Modified)
 		if err != nil {
-			return im.Message{}, fmt.Errorf("%w: the callback's MsgBody: %w", im.ErrVetoed, err)
+			return im.Message{}, fmt.Errorf("%w: the callback's MsgBody: %w", veto, err)
 		}
 		msg.Elements = els
 	}

@@ -77,16 +77,16 @@ func (a *imREST) serve(action string, h imHandler) http.HandlerFunc {
 		}
 		appID64, err := strconv.ParseUint(q.Get("sdkappid"), 10, 32)
 		if err != nil || appID64 == 0 {
-			reply(nil, &imError{code: 70001, msg: "sdkappid must be a positive 32-bit integer"})
+			reply(nil, &imError{code: 60006, msg: "sdkappid must be a positive 32-bit integer"})
 			return
 		}
 		appID := uint32(appID64)
 		if err := a.verify(r.Context(), appID, q.Get("identifier"), q.Get("usersig")); err != nil {
-			reply(nil, &imError{code: 70001, msg: "usersig: " + err.Error()})
+			reply(nil, &imError{code: 70003, msg: "usersig: " + err.Error()})
 			return
 		}
 		if !a.limiters.get(appID, action).Allow() {
-			reply(nil, &imError{code: 10023, msg: fmt.Sprintf("at most %d %s requests per second", imRatePerAction, action)})
+			reply(nil, &imError{code: 60007, msg: fmt.Sprintf("at most %d %s requests per second", imRatePerAction, action)})
 			return
 		}
 		body, err := readBody(r)
