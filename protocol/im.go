@@ -15,7 +15,8 @@ import (
 // Every IM request carries an id and is answered by im_result (data as
 // listed) or by error. IM errors carry Tencent IM's positive ErrorCode
 // numbers (docs/protocol.md lists them); login refusals carry the TRTC and
-// Parley codes of join (-3317 sdkappid, -3319 user_sig, -4008 consent …).
+// Parley codes of join (-3317 sdkappid, -3319 user id, -3320 user_sig,
+// -4008 consent …).
 const (
 	TypeIMLogin     Type = "im_login"      // IMLogin → IMLoggedIn
 	TypeIMLogout    Type = "im_logout"     // no data → ok; no offline push afterwards
@@ -57,6 +58,7 @@ const (
 	MaxIMSignalBytes      = 1024 // as custom_cmd (REFERENCE.md §1.3)
 	MaxPushTokenBytes     = 512
 	MaxDeviceModelBytes   = 64
+	MaxMuteSeconds        = 1<<32 - 1 // as Tencent IM's MuteTime (about 136 years)
 )
 
 // ErrInvalidIM reports a malformed IM request.
@@ -309,8 +311,8 @@ func (g *IMGroupOp) Validate() error {
 	if needUser && g.UserID == "" {
 		return imInvalid("%s: user_id is required", g.Op)
 	}
-	if g.MuteSeconds < 0 {
-		return imInvalid("mute_seconds is negative")
+	if g.MuteSeconds < 0 || g.MuteSeconds > MaxMuteSeconds {
+		return imInvalid("mute_seconds %d is not 0-%d", g.MuteSeconds, MaxMuteSeconds)
 	}
 	return nil
 }
@@ -424,7 +426,8 @@ type IMSignalEvent struct {
 }
 
 // RoomChat is a chat message to the sender's current room: relayed to the
-// participants, numbered per room, not stored (like AVChatRoom).
+// participants, numbered per sender connection, not stored (like
+// AVChatRoom).
 type RoomChat struct {
 	Elements        json.RawMessage `json:"elements"`
 	CloudCustomData string          `json:"cloud_custom_data,omitempty"`

@@ -480,15 +480,16 @@ func TestIMOfflinePush(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	recv := newIMReceiver(t, env, "PushKey")
 	alice := env.login(t, ctx, env.imClient(t, "alice", parley.Config{}), newInbox(), nil)
-	bobCfg := parley.Config{InitConfig: &parley.InitConfig{Switches: map[string]bool{"field.im.device_model": true}}}
+	bobCfg := parley.Config{InitConfig: &parley.InitConfig{Switches: map[string]bool{"field.im.device_model": true, "field.im.push_token": true}}}
+	pushOnly := parley.Config{InitConfig: &parley.InitConfig{Switches: map[string]bool{"field.im.push_token": true}}}
 	bobClient := env.imClient(t, "bob", bobCfg)
 	bob := env.login(t, ctx, bobClient, newInbox(), nil)
 	vendor, err := bob.RegisterPushToken(ctx, "xm-token-1", "Xiaomi 2211133C", "")
 	if err != nil || vendor != "xiaomi" {
 		t.Fatalf("register = %q, %v", vendor, err)
 	}
-	// Carol did not turn the device model on: sending it is refused.
-	carol := env.login(t, ctx, env.imClient(t, "carol", parley.Config{}), newInbox(), nil)
+	// Carol names her vendor herself (no device model).
+	carol := env.login(t, ctx, env.imClient(t, "carol", pushOnly), newInbox(), nil)
 	if v, err := carol.RegisterPushToken(ctx, "t", "", "vivo"); err != nil || v != "vivo" {
 		t.Fatalf("carol's explicit vendor = %q, %v", v, err)
 	}
@@ -533,18 +534,22 @@ func TestIMOfflinePush(t *testing.T) {
 	}
 }
 
-// Device model refused when its switch is off (SWITCH-1).
+// Push tokens and the device model go to the server only with their
+// switches (SWITCH-1, COLLECT-5).
 // proves SWITCH-1
 func TestIMDeviceModelNeedsSwitch(t *testing.T) {
 	env := startServer(t)
 	ctx := testCtx(t, 30*time.Second)
-	c := env.imClient(t, "dave", parley.Config{})
-	in := newInbox()
-	m := env.login(t, ctx, c, in, nil)
-	// The SDK does not send the model without the switch: vendor falls
-	// back to FCM.
+	none := env.login(t, ctx, env.imClient(t, "erin", parley.Config{}), newInbox(), nil)
+	if _, err := none.RegisterPushToken(ctx, "tok", "", "fcm"); !errors.Is(err, parley.ErrSwitchOff) {
+		t.Fatalf("push token without field.im.push_token: %v", err)
+	}
+	c := env.imClient(t, "dave", parley.Config{InitConfig: &parley.InitConfig{Switches: map[string]bool{"field.im.push_token": true}}})
+	m := env.login(t, ctx, c, newInbox(), nil)
+	// The SDK does not send the model without its switch: the vendor
+	// falls back to FCM.
 	if v, err := m.RegisterPushToken(ctx, "tok", "Xiaomi 13", ""); err != nil || v != "fcm" {
-		t.Fatalf("register without the switch = %q, %v; want fcm (model not sent)", v, err)
+		t.Fatalf("register without the model switch = %q, %v; want fcm (model not sent)", v, err)
 	}
 }
 
@@ -624,13 +629,14 @@ func TestIMStopWithdrawsMessaging(t *testing.T) {
 	env := startServer(t)
 	ctx := testCtx(t, 60*time.Second)
 	recv := newIMReceiver(t, env, "StopKey")
+	push := parley.Config{InitConfig: &parley.InitConfig{Switches: map[string]bool{"field.im.push_token": true}}}
 	alice := env.login(t, ctx, env.imClient(t, "alice", parley.Config{}), newInbox(), nil)
-	bobClient := env.imClient(t, "bob", parley.Config{})
+	bobClient := env.imClient(t, "bob", push)
 	bob := env.login(t, ctx, bobClient, newInbox(), nil)
 	if _, err := bob.RegisterPushToken(ctx, "bob-token", "", "honor"); err != nil {
 		t.Fatal(err)
 	}
-	carol := env.login(t, ctx, env.imClient(t, "carol", parley.Config{}), newInbox(), nil)
+	carol := env.login(t, ctx, env.imClient(t, "carol", push), newInbox(), nil)
 	if _, err := carol.RegisterPushToken(ctx, "carol-token", "", "oppo"); err != nil {
 		t.Fatal(err)
 	}

@@ -94,8 +94,8 @@ type IMConfig struct {
 	// BeforeSendDefaultAllow is the verdict when the callback times out or
 	// fails (true: deliver).
 	BeforeSendDefaultAllow bool `yaml:"before_send_default_allow"`
-	// PushTokenTTL deletes push tokens not refreshed by a login for this
-	// long (60 days).
+	// PushTokenTTL deletes push tokens not registered again (the SDK
+	// registers at each login) for this long (60 days).
 	PushTokenTTL time.Duration `yaml:"push_token_ttl"`
 }
 
@@ -205,6 +205,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("im.group_rate", c.IM.GroupRate),
 		slog.Duration("im.recall_window", c.IM.RecallWindow),
 		slog.Bool("im.before_send_callback", c.IM.BeforeSendCallback),
+		slog.Bool("im.before_send_default_allow", c.IM.BeforeSendDefaultAllow),
+		slog.Duration("im.push_token_ttl", c.IM.PushTokenTTL),
 		slog.String("log.level", c.Log.Level),
 		slog.String("log.format", c.Log.Format),
 	)

@@ -422,6 +422,16 @@ func (s *Service) DismissGroup(ctx context.Context, app uint32, actor, groupID s
 	if a.Role != RoleOwner {
 		return fmt.Errorf("%w: only the owner dismisses", ErrPermissionDenied)
 	}
+	// The members learn of the dismissal; listed first, since dismissing
+	// removes them.
+	ms, err := s.st.ListIMMembers(ctx, app, groupID)
+	if err != nil {
+		return err
+	}
+	users := make([]string, len(ms))
+	for i, m := range ms {
+		users[i] = m.UserID
+	}
 	if err := s.st.DismissIMGroup(ctx, app, groupID, s.opt.Now()); err != nil {
 		return storeErr(err, ErrGroupNotFound, nil)
 	}
@@ -430,6 +440,6 @@ func (s *Service) DismissGroup(ctx context.Context, app uint32, actor, groupID s
 	delete(s.av, groupKey{app, groupID})
 	s.mu.Unlock()
 	s.log.Info("im group dismissed", "sdkappid", app)
-	s.membership(app, groupID, ChangeDismissed)
+	s.membership(app, groupID, ChangeDismissed, users...)
 	return nil
 }

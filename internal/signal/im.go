@@ -17,6 +17,10 @@ import (
 // may be sent (to choose the push vendor) only when the app turned it on.
 const deviceModelSwitch = "field.im.device_model"
 
+// pushTokenSwitch is the inventory switch of im.push_token: an app that
+// does not use offline push never sends (or has stored) a token.
+const pushTokenSwitch = "field.im.push_token"
+
 // LoginAuthorizer checks an IM login's SDKAppID and UserSig. Errors should
 // be *Refusal with the TRTC code the client gets (-3317, -3320 …).
 type LoginAuthorizer interface {
@@ -363,7 +367,9 @@ func (s *session) imExt(ctx context.Context, env protocol.Envelope, st *imState)
 	svc := s.h.im.Service
 	var setErr error
 	if len(req.Set) > 0 {
-		// A conflict still stores the other keys; report both.
+		// A conflict still stores the other keys; the reply is the
+		// conflict error (23001 naming the keys that lost), and a read
+		// shows what was stored.
 		setErr = svc.SetExtensions(ctx, st.app, st.user, conv, req.Seq, req.Set)
 		if setErr != nil && !errors.Is(setErr, im.ErrExtensionConflict) {
 			return nil, setErr
@@ -386,6 +392,9 @@ func (s *session) imPushToken(ctx context.Context, env protocol.Envelope, st *im
 	}
 	if err := req.Validate(); err != nil {
 		return nil, err
+	}
+	if !st.scope.Switches[pushTokenSwitch] {
+		return nil, Refuse(protocol.ErrCodeFieldRejected, errors.New(`im.push_token: switch "`+pushTokenSwitch+`" is off`))
 	}
 	if req.DeviceModel != "" && !st.scope.Switches[deviceModelSwitch] {
 		// SWITCH-1: an optional field the app did not turn on is refused,

@@ -61,14 +61,21 @@ func CallBefore(ctx context.Context, app uint32, url string, key, body []byte, t
 	return c.CallBefore(ctx, app, url, key, body, timeout, defaultAllow)
 }
 
-// imReply is the IM callback reply: ErrorCode 0 allows, anything else
-// vetoes; MsgBody, if present, replaces the message elements.
-type imReply struct {
-	ActionStatus string          `json:"ActionStatus"`
-	ErrorCode    *int            `json:"ErrorCode"`
-	ErrorInfo    string          `json:"ErrorInfo"`
-	MsgBody      json.RawMessage `json:"MsgBody"`
-}
+// The IM callback reply is read field by field, so a malformed field
+// cannot turn a veto into the default: ErrorCode (required) decides,
+// ErrorInfo is the reason if it is a string, and MsgBody, if present,
+// replaces the message elements.
+type (
+	replyCode struct {
+		ErrorCode *int `json:"ErrorCode"`
+	}
+	replyInfo struct {
+		ErrorInfo string `json:"ErrorInfo"`
+	}
+	replyBody struct {
+		MsgBody json.RawMessage `json:"MsgBody"`
+	}
+)
 
 // CallBefore POSTs body (signed like every callback) to url and waits at
 // most timeout (0 = 2 s) for the app backend's verdict. It is not
@@ -131,13 +138,20 @@ func (c *Caller) CallBefore(ctx context.Context, app uint32, url string, key, bo
 	case resp.StatusCode != http.StatusOK:
 		return fallback(false, "callback failed", fmt.Errorf("http status %d", resp.StatusCode))
 	}
-	var r imReply
-	if err := json.Unmarshal(reply, &r); err != nil || r.ErrorCode == nil {
+	var code replyCode
+	if err := json.Unmarshal(reply, &code); err != nil || code.ErrorCode == nil {
 		return fallback(false, "callback failed", errors.New("reply has no ErrorCode"))
 	}
-	if *r.ErrorCode != 0 {
+	if *code.ErrorCode != 0 {
 		c.count("veto")
-		return Decision{Allow: false, Reason: r.ErrorInfo}, nil
+		var info replyInfo
+		_ = json.Unmarshal(reply, &info) // a non-string ErrorInfo leaves no reason
+		return Decision{Allow: false, Reason: info.ErrorInfo}, nil
+	}
+	var r replyBody
+	if err := json.Unmarshal(reply, &r); err != nil {
+		// An allow whose replacement body is unreadable is no verdict.
+		return fallback(false, "callback failed", errors.New("reply MsgBody is not JSON"))
 	}
 	c.count("allow")
 	dec := Decision{Allow: true}

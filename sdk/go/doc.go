@@ -44,4 +44,31 @@
 // re-established with backoff, re-joining the room and re-publishing local
 // tracks (OnConnectionLost, OnConnectionRecovery). A server exit_room
 // (reasons 1–4) ends the room without reconnecting.
+//
+// # Messaging
+//
+// LoginIM logs the user in to instant messaging (the "Messaging (IM)"
+// section of docs/protocol.md) on a connection of its own, independent of
+// rooms; the consent must include purpose "im". The returned Messenger
+// sends, pages history, marks read, recalls, runs group operations and
+// registers the push token. It reconnects by itself and catches up by
+// sequence number, so OnMessage sees every message of a conversation
+// once, in seq order (not the Messenger's own sends); Cursors saves the
+// position for the next run (IMOptions.Cursors).
+//
+//	if err := c.GrantConsent("2025-09-11", protocol.PurposeRTC, protocol.PurposeIM); err != nil { … }
+//	if err := c.Init(ctx); err != nil { … }
+//	m, err := c.LoginIM(ctx, parley.IMOptions{Listener: parley.IMListener{
+//		OnMessage: func(msg parley.IMMessage) {
+//			fmt.Printf("%s #%d from %s: %s\n", msg.Conv, msg.Seq, msg.Sender, msg.Text())
+//		},
+//	}})
+//	if err != nil { … }
+//	defer m.Close() // m.Logout(ctx) instead also stops offline pushes to this device
+//	sent, err := m.SendText(ctx, parley.IMTarget{User: "bob"}, "hi")
+//	if err != nil {
+//		var se *parley.ServerError
+//		if errors.As(err, &se) { /* se.Code is Tencent IM's ErrorCode, e.g. 80002 too large */ }
+//	}
+//	_ = sent.Seq // the message's number in its conversation
 package parley

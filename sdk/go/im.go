@@ -35,9 +35,9 @@ type IMListener struct {
 	OnGroupEvent func(ev protocol.IMGroupEvent)
 	// OnSignal delivers a peer-to-peer custom signal (SendSignal).
 	OnSignal func(from string, data []byte)
-	// OnConnectionLost and OnConnectionRecovered bracket a reconnect; the
-	// messages missed in between are delivered before recovery is
-	// reported.
+	// OnConnectionLost and OnConnectionRecovered bracket a reconnect;
+	// the messages missed in between are delivered (through OnMessage,
+	// in order) as the catch-up after recovery runs.
 	OnConnectionLost      func()
 	OnConnectionRecovered func()
 	// OnError reports failures of the background sync.

@@ -126,14 +126,18 @@ func (m *Messenger) SetExtensions(ctx context.Context, conv string, seq int64, k
 	return out.Extensions, err
 }
 
-// RegisterPushToken registers this device's offline-push token. The
-// device model goes to the server only if the init config turned on
+// RegisterPushToken registers this device's offline-push token; it needs
+// the field.im.push_token switch (inventory im.push_token). The device
+// model goes to the server only if the init config turned on
 // field.im.device_model (the server then picks the vendor channel from
 // it); otherwise vendor names the channel ("" = FCM, APNs on iOS). It
 // returns the vendor chosen.
 func (m *Messenger) RegisterPushToken(ctx context.Context, token, deviceModel, vendor string) (string, error) {
+	if !m.c.switchOn(fieldPrefix + elIMPushToken) {
+		return "", fmt.Errorf("%w: push tokens need the %q switch", ErrSwitchOff, fieldPrefix+elIMPushToken)
+	}
 	req := protocol.IMPushToken{Token: token, Vendor: vendor}
-	if m.c.switchOn("field.im.device_model") {
+	if m.c.switchOn(fieldPrefix + elIMDevice) {
 		req.DeviceModel = deviceModel
 	}
 	var out protocol.IMPushRegistered

@@ -65,6 +65,7 @@ const (
 	elFeedbackText = "feedback.text"
 	elAudioDump    = "debug.audio_dump"
 	elIMDevice     = "im.device_model"
+	elIMPushToken  = "im.push_token"
 )
 
 // Non-telemetry elements the SDK handles: the media the init config
@@ -127,11 +128,12 @@ func telemetryElements() []element {
 // switch "field." + id (COLLECT-5). An init config may name every one of
 // them and join.switches reports them, but the Go SDK collects only those
 // in telemetryElements: battery and screen resolution are not declared
-// for platform "go", and the last four are not telemetry (the Go SDK has
-// no feedback, sensor, audio-dump or IM function).
+// for platform "go", and the last six are not telemetry (the Go SDK has
+// no feedback, sensor or audio-dump function; the two IM elements go with
+// Messenger.RegisterPushToken).
 func optionalElements() []string {
 	return []string{elBrand, elModel, elCPU, elMemoryMB, elBatteryPct, elScreenRes, elThreadCount,
-		elNetworkType, elWifiState, elAccelerom, elFeedbackText, elAudioDump, elIMDevice}
+		elNetworkType, elWifiState, elAccelerom, elFeedbackText, elAudioDump, elIMDevice, elIMPushToken}
 }
 
 // KnownSwitches returns, sorted, every switch id an init config's
