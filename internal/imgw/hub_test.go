@@ -227,3 +227,25 @@ func TestHubLiveAndNotices(t *testing.T) {
 		t.Fatalf("pushes for a live room: %+v", p.ns)
 	}
 }
+
+// Dismissing a group tells its online members.
+func TestHubDismissalAnnounced(t *testing.T) {
+	svc, hub, _, _ := setup(t)
+	ctx := t.Context()
+	if _, err := svc.CreateGroup(ctx, app, "owner", im.GroupSpec{ID: "g", Type: im.Meeting}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.JoinGroup(ctx, app, "m", "g"); err != nil {
+		t.Fatal(err)
+	}
+	m := &conn{}
+	hub.Attach(app, "m", "d", m)
+	if err := svc.DismissGroup(ctx, app, "owner", "g"); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.frames) != 1 || m.frames[0] != protocol.TypeIMGroupEvent {
+		t.Fatalf("member's notices = %v", m.frames)
+	}
+}
