@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +22,8 @@ const benchUsage = `Usage: parley bench <benchmark> [flags]
 Benchmarks:
   sfu        fan media from P publishers out to S subscribers through the SFU
              and report delivery, loss, join time, latency and server CPU
+  im         fan instant messages out to N clients in G groups and report
+             deliveries/s, end-to-end latency, server CPU and RSS per client
   telemetry  ingest telemetry frames (decode, validate against the inventory,
              pseudonymise, store in SQLite) and report records per second
 
@@ -44,6 +48,8 @@ func Bench(ctx context.Context, args []string, env Env) int {
 		return benchSFU(ctx, args[1:], env)
 	case "telemetry":
 		return benchTelemetry(ctx, args[1:], env)
+	case "im":
+		return benchIM(ctx, args[1:], env)
 	default:
 		fmt.Fprintf(env.Stderr, "parley bench: unknown benchmark %q\n\n", args[0])
 		io.WriteString(env.Stderr, benchUsage)
@@ -87,21 +93,25 @@ func newBenchSFUFlags(env Env) *benchSFUFlags {
 		fmt.Fprint(env.Stderr, "Usage: parley bench sfu (--spawn | --url URL --sdkappid N --key KEY)\n"+
 			"                        [--publishers P] [--subscribers S] [--audio-only] [--duration 30s] [--room R] [--json]\n\n"+
 			"Progress goes to stderr; results to stdout.\n\nFlags:\n")
-		// PrintDefaults cannot skip flags, so print the visible ones
-		// through a scratch FlagSet.
-		visible := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
-		visible.SetOutput(env.Stderr)
-		fs.VisitAll(func(fl *flag.Flag) {
-			if fl.Name != benchHiddenFlag {
-				visible.Var(fl.Value, fl.Name, fl.Usage)
-				// Var takes the current value as the default; after a
-				// parse that is the user's value, not the default.
-				visible.Lookup(fl.Name).DefValue = fl.DefValue
-			}
-		})
-		visible.PrintDefaults()
+		printVisibleFlags(fs, env.Stderr)
 	}
 	return f
+}
+
+// printVisibleFlags prints fs's flags but benchHiddenFlag. PrintDefaults
+// cannot skip flags, so the visible ones go through a scratch FlagSet.
+func printVisibleFlags(fs *flag.FlagSet, w io.Writer) {
+	visible := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	visible.SetOutput(w)
+	fs.VisitAll(func(fl *flag.Flag) {
+		if fl.Name != benchHiddenFlag {
+			visible.Var(fl.Value, fl.Name, fl.Usage)
+			// Var takes the current value as the default; after a
+			// parse that is the user's value, not the default.
+			visible.Lookup(fl.Name).DefValue = fl.DefValue
+		}
+	})
+	visible.PrintDefaults()
 }
 
 // parse parses and checks args; it returns -1 to continue, or the exit
@@ -220,6 +230,180 @@ func printBenchTable(w io.Writer, r bench.Result) {
 	}
 	if r.BenchCPUSeconds > 0 {
 		row("bench process CPU", "%.2f s", r.BenchCPUSeconds)
+	}
+	tw.Flush()
+}
+
+// benchIMFlags are the parsed flags of `parley bench im`.
+type benchIMFlags struct {
+	fs         *flag.FlagSet
+	url        string
+	sdkAppID   usUint32Value
+	key        string
+	spawn      bool
+	clients    int
+	groups     int
+	rate       float64
+	duration   time.Duration
+	size       int
+	loginConc  int
+	loginWait  time.Duration
+	drain      time.Duration
+	json       bool
+	cpuProfile string
+}
+
+func newBenchIMFlags(env Env) *benchIMFlags {
+	f := &benchIMFlags{fs: flag.NewFlagSet("parley bench im", flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&f.url, "url", "", "signaling `URL` of a running server, e.g. ws://127.0.0.1:7880/v1/signal")
+	fs.Var(&f.sdkAppID, "sdkappid", "the app's `SDKAppID` (with --url)")
+	fs.StringVar(&f.key, "key", "", "the app's SecretKey, to sign UserSigs (default $"+usSecretKeyEnv+")")
+	fs.BoolVar(&f.spawn, "spawn", false, "start a server for the run (child process, temporary data dir, loopback, IM limits raised above the load) instead of --url")
+	fs.IntVar(&f.clients, "clients", bench.DefaultIMClients, "messaging clients `N`, one WebSocket each")
+	fs.IntVar(&f.groups, "groups", bench.DefaultIMGroups, "Meeting groups `G`; client i joins group i mod G")
+	fs.Float64Var(&f.rate, "rate", bench.DefaultIMRate, "offered messages/s over all clients; each fans out to the other members of its group")
+	fs.DurationVar(&f.duration, "duration", bench.DefaultDuration, "sending window")
+	fs.IntVar(&f.size, "size", bench.DefaultIMMessageBytes, "message text `bytes`")
+	fs.IntVar(&f.loginConc, "login-concurrency", bench.DefaultIMLoginConcurrency, "simultaneous logins")
+	fs.DurationVar(&f.loginWait, "login-timeout", bench.DefaultIMLoginTimeout, "longest login and group-join phase")
+	fs.DurationVar(&f.drain, "drain", bench.DefaultIMDrainTimeout, "longest wait for the last deliveries after the window")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of a table")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the window to `file` (runs the server in-process)")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, "Usage: parley bench im (--spawn | --url URL --sdkappid N --key KEY)\n"+
+			"                       [--clients N] [--groups G] [--rate R] [--duration 30s] [--size B] [--json]\n\n"+
+			"Progress goes to stderr; results to stdout.\n\nFlags:\n")
+		printVisibleFlags(fs, env.Stderr)
+	}
+	return f
+}
+
+// parse parses and checks args; it returns -1 to continue, or the exit
+// code to return.
+func (f *benchIMFlags) parse(args []string, env Env) int {
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if f.key == "" && env.Getenv != nil && !f.spawn {
+		f.key = env.Getenv(usSecretKeyEnv)
+	}
+	switch {
+	case f.fs.NArg() > 0:
+		return f.usageErr(env, "unexpected argument %q", f.fs.Arg(0))
+	case f.spawn && (f.url != "" || f.sdkAppID.set || f.key != ""):
+		return f.usageErr(env, "--spawn starts its own server: drop --url, --sdkappid and --key")
+	case !f.spawn && f.url == "":
+		return f.usageErr(env, "--url is required (or --spawn to start a server for the run)")
+	case !f.spawn && !strings.HasPrefix(f.url, "ws://") && !strings.HasPrefix(f.url, "wss://"):
+		return f.usageErr(env, "--url must be ws:// or wss://, got %q", f.url)
+	case !f.spawn && (!f.sdkAppID.set || f.sdkAppID.v == 0):
+		return f.usageErr(env, "--sdkappid is required with --url (1-4294967295)")
+	case !f.spawn && f.key == "":
+		return f.usageErr(env, "--key or $%s is required with --url", usSecretKeyEnv)
+	case f.groups < 1 || f.clients < 2*f.groups:
+		return f.usageErr(env, "--clients must be at least 2 × --groups (every group needs a receiver)")
+	case !(f.rate > 0):
+		return f.usageErr(env, "--rate must be positive")
+	case f.duration <= 0 || f.loginWait <= 0 || f.drain <= 0:
+		return f.usageErr(env, "--duration, --login-timeout and --drain must be positive")
+	case f.size < 1:
+		return f.usageErr(env, "--size must be positive")
+	case f.loginConc < 1:
+		return f.usageErr(env, "--login-concurrency must be at least 1")
+	case f.cpuProfile != "" && !f.spawn:
+		return f.usageErr(env, "--cpuprofile profiles an in-process server: it needs --spawn")
+	}
+	return -1
+}
+
+func (f *benchIMFlags) usageErr(env Env, format string, a ...any) int {
+	fmt.Fprintf(env.Stderr, "%s: %s\n", f.fs.Name(), fmt.Sprintf(format, a...))
+	f.fs.Usage()
+	return ExitUsage
+}
+
+func benchIM(ctx context.Context, args []string, env Env) int {
+	f := newBenchIMFlags(env)
+	if rc := f.parse(args, env); rc >= 0 {
+		return rc
+	}
+	o := bench.IMOptions{
+		URL: f.url, SDKAppID: f.sdkAppID.v, SecretKey: f.key, Spawn: f.spawn,
+		Clients: f.clients, Groups: f.groups, Rate: f.rate, Duration: f.duration, MessageBytes: f.size,
+		LoginConcurrency: f.loginConc, LoginTimeout: f.loginWait, DrainTimeout: f.drain,
+		Progress: env.Stderr,
+	}
+	if f.spawn {
+		exe, err := os.Executable()
+		if err != nil {
+			return fail(env, "bench: locate the parley binary: %v", err)
+		}
+		o.ServerBinary = exe
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fail(env, "bench: %v", err)
+		}
+		defer pf.Close()
+		o.CPUProfile = pf
+	}
+	res, err := bench.RunIM(ctx, o)
+	if err != nil {
+		if errors.Is(err, bench.ErrInvalidOptions) {
+			fmt.Fprintf(env.Stderr, "parley bench im: %v\n", err)
+			return ExitUsage
+		}
+		return fail(env, "bench im: %v", err)
+	}
+	if f.json {
+		return writeJSON(env, res)
+	}
+	printBenchIMTable(env.Stdout, res)
+	return ExitOK
+}
+
+// printBenchIMTable prints an IMResult for people.
+func printBenchIMTable(w io.Writer, r bench.IMResult) {
+	fmt.Fprintf(w, "Parley IM benchmark: %d clients in %d groups (%.1f members each), %.0f messages/s offered, %.1f s window, %s server, %d CPUs\n\n",
+		r.Clients, r.Groups, r.MembersPerGroup, r.OfferedPerSecond, r.DurationS, r.ServerMode, r.CPUs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(name, format string, a ...any) {
+		fmt.Fprintf(tw, "  %s\t"+format+"\n", append([]any{name}, a...)...)
+	}
+	row("login", "%.1f s for all (per client p50 %.1f / p99 %.1f ms)", r.LoginSeconds, r.LoginMsP50, r.LoginMsP99)
+	row("sent", "%s (%s/s; %s offered slots unsent)", group(r.SentMessages), group(uint64(r.SentPerSecond)), group(r.UnsentMessages))
+	errs := "none"
+	if len(r.SendErrors) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(r.SendErrors)) {
+			parts = append(parts, fmt.Sprintf("%s: %d", k, r.SendErrors[k]))
+		}
+		errs = strings.Join(parts, ", ")
+	}
+	row("send errors", "%s", errs)
+	row("delivered", "%s of %s expected (%s/s over %.1f s)", group(r.DeliveredMessages), group(r.ExpectedDeliveries),
+		group(uint64(r.DeliveredPerSecond)), r.DeliverySeconds)
+	row("latency p50 / p99 / max", "%.1f / %.1f / %.1f ms", r.LatencyMsP50, r.LatencyMsP99, r.LatencyMsMax)
+	if r.SDKErrors > 0 || r.Reconnects > 0 {
+		row("SDK errors / reconnects", "%d / %d", r.SDKErrors, r.Reconnects)
+	}
+	if r.ServerCPUMethod != "" {
+		row("server CPU", "%.2f s: user %.2f, system %.2f (%s)", r.ServerCPUSeconds, r.ServerCPUUserSeconds, r.ServerCPUSystemSeconds, r.ServerCPUMethod)
+		row("server CPU-s / 100k delivered", "%.3f", r.ServerCPUSecondsPer100k)
+	}
+	if r.ServerRSSMethod != "" {
+		row("server RSS per client", "%s bytes (%s → %s MB, %s)", group(uint64(max(r.ServerRSSBytesPerClient, 0))),
+			strconv.FormatFloat(float64(r.ServerRSSBytesBefore)/(1<<20), 'f', 1, 64),
+			strconv.FormatFloat(float64(r.ServerRSSBytesAfter)/(1<<20), 'f', 1, 64), r.ServerRSSMethod)
+	}
+	if r.BenchProcessCPUSeconds > 0 {
+		row("bench process CPU", "%.2f s (%.3f s / 100k delivered)", r.BenchProcessCPUSeconds, r.BenchProcessCPUPer100k)
 	}
 	tw.Flush()
 }
