@@ -30,6 +30,9 @@ type committer struct {
 	st       store.IMStore
 	maxBatch int
 	reqs     chan *commitReq
+	// afterBatch, if set before the first append, runs in the loop after
+	// the stored callbacks of each committed batch.
+	afterBatch func()
 
 	// ctx is the batches' context. It belongs to the committer, not to a
 	// caller, so one caller giving up cannot fail the others' transaction;
@@ -191,14 +194,25 @@ func (c *committer) commit(batch []*commitReq) {
 	if err == nil && len(res) != len(items) {
 		err = fmt.Errorf("im: store answered %d of %d appends", len(res), len(items))
 	}
+	if err == nil {
+		// The stored callbacks run in commit order, then afterBatch, and
+		// only then are the senders answered: a batch is published as one
+		// (one frame per receiving connection) and before any sender can
+		// send again.
+		for i, r := range live {
+			if res[i].Err == nil && !res[i].Duplicate && r.stored != nil {
+				r.stored(res[i].Msg)
+			}
+		}
+		if c.afterBatch != nil {
+			c.afterBatch()
+		}
+	}
 	for i, r := range live {
 		if err != nil {
 			// Nothing in the batch was stored: every item fails alike.
 			r.res <- store.IMAppendResult{Err: err}
 			continue
-		}
-		if res[i].Err == nil && !res[i].Duplicate && r.stored != nil {
-			r.stored(res[i].Msg)
 		}
 		r.res <- res[i]
 	}

@@ -62,6 +62,10 @@ type Hooks struct {
 	// happened per conversation (message events in seq order) and must
 	// not block: delivery queues, it does not write to sockets.
 	Publish func(Event)
+	// PublishBatch, if set, receives the message events of one group
+	// commit at once, in seq order per conversation, instead of Publish
+	// one by one: a receiver of several gets them in one frame.
+	PublishBatch func([]Event)
 	// BeforeSend may veto a message (return an error, typically wrapping
 	// ErrVetoed) or replace it (Tencent IM's before-send callback). It
 	// runs after the message is validated and before it is stored.
@@ -81,6 +85,28 @@ func (s *Service) publish(ev Event) {
 		}
 		s.opt.Hooks.Publish(ev)
 	}
+}
+
+// publishBatch hands the committed batch's events over, then forgets them.
+func (s *Service) publishBatch() {
+	if len(s.batch) == 0 {
+		return
+	}
+	if s.opt.Hooks.PublishBatch != nil {
+		now := s.opt.Now()
+		for i := range s.batch {
+			if s.batch[i].At.IsZero() {
+				s.batch[i].At = now
+			}
+		}
+		s.opt.Hooks.PublishBatch(s.batch)
+	} else {
+		for _, ev := range s.batch {
+			s.publish(ev)
+		}
+	}
+	clear(s.batch)
+	s.batch = s.batch[:0]
 }
 
 func (s *Service) membership(app uint32, group, change string, users ...string) {

@@ -202,7 +202,7 @@ func (s *Service) beforeSend(ctx context.Context, app uint32, sender string, con
 func (s *Service) appendMessage(ctx context.Context, m store.IMMessage, parties []string, ev Event) (store.IMMessage, bool, error) {
 	return s.commit.appendThen(ctx, m, parties, func(out store.IMMessage) {
 		ev.Message.Seq, ev.Message.At = out.Seq, out.At
-		s.publish(ev)
+		s.batch = append(s.batch, ev) // the committer's goroutine only
 	})
 }
 

@@ -86,6 +86,7 @@ type Service struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	commit *committer                 // group commit of message appends
+	batch  []Event                    // the batch being committed: the committer goroutine only
 	lims   map[groupKey]*rate.Limiter // per-group send buckets
 	av     map[groupKey]int64         // AVChatRoom in-memory seq
 }
@@ -123,8 +124,10 @@ func New(st store.IMStore, opt Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, opt: opt, log: log, commit: newCommitter(st, 0),
-		lims: map[groupKey]*rate.Limiter{}, av: map[groupKey]int64{}}, nil
+	s := &Service{st: st, opt: opt, log: log, commit: newCommitter(st, 0),
+		lims: map[groupKey]*rate.Limiter{}, av: map[groupKey]int64{}}
+	s.commit.afterBatch = s.publishBatch
+	return s, nil
 }
 
 // MaxMessageBytes is the configured message size limit.

@@ -275,31 +275,102 @@ func (h *Hub) groupMembers(app uint32, gid string) []string {
 	return users
 }
 
-func (h *Hub) publishMessage(ev im.Event) {
+// imChunkBytes bounds the messages handed to a connection in one
+// DeliverIM: the connection's frame (32 KiB of messages) takes one or two.
+const imChunkBytes = 16 << 10
+
+// PublishBatch implements the IM service's PublishBatch hook: the
+// messages of one group commit, encoded once each and coalesced per
+// connection, so a member of a busy group gets one frame for many
+// messages (one write and one read instead of one per message).
+func (h *Hub) PublishBatch(evs []im.Event) {
+	type chunk struct{ buf []byte }
+	per := map[Conn]*chunk{}
+	var order []Conn // first-seen order, for deterministic flushing
+	delivered := 0
+	for _, ev := range evs {
+		if ev.Kind != im.EventMessage {
+			h.Publish(ev)
+			continue
+		}
+		b, users, offline := h.prepare(ev)
+		if b == nil {
+			continue
+		}
+		h.mu.Lock()
+		for _, u := range users {
+			for c := range h.online[userKey{ev.App, u}] {
+				ch := per[c]
+				if ch == nil {
+					ch = &chunk{}
+					per[c] = ch
+					order = append(order, c)
+				}
+				if len(ch.buf) > 0 && len(ch.buf)+1+len(b) > imChunkBytes {
+					c.DeliverIM(ch.buf) // non-blocking enqueue
+					ch.buf = nil
+				}
+				if len(ch.buf) > 0 {
+					ch.buf = append(ch.buf, ',')
+				}
+				ch.buf = append(ch.buf, b...)
+				delivered++
+			}
+		}
+		h.mu.Unlock()
+		h.queuePushes(ev, offline)
+	}
+	for _, c := range order {
+		if buf := per[c].buf; len(buf) > 0 {
+			c.DeliverIM(buf)
+		}
+	}
+	h.m.delivered.Add(float64(delivered))
+}
+
+// prepare encodes a message event and returns its recipients and those
+// of them who are offline (push candidates; never the sender).
+func (h *Hub) prepare(ev im.Event) ([]byte, []string, []string) {
 	w := Wire(ev.Message, ev.Body, ev.ClientMsgID)
 	w.Live = ev.GroupType == im.AVChatRoom
 	b, err := json.Marshal(w)
 	if err != nil {
 		h.log.Error("imgw: encode message", "err", err)
-		return
+		return nil, nil, nil
 	}
 	users := h.recipients(ev)
 	var offline []string
+	h.mu.Lock()
+	for _, u := range users {
+		if len(h.online[userKey{ev.App, u}]) == 0 && u != ev.Message.Sender {
+			offline = append(offline, u)
+		}
+	}
+	h.mu.Unlock()
+	return b, users, offline
+}
+
+func (h *Hub) publishMessage(ev im.Event) {
+	b, users, offline := h.prepare(ev)
+	if b == nil {
+		return
+	}
 	delivered := 0
 	h.mu.Lock()
 	for _, u := range users {
-		conns := h.online[userKey{ev.App, u}]
-		if len(conns) == 0 && u != ev.Message.Sender {
-			offline = append(offline, u)
-		}
-		for c := range conns {
-			c.DeliverIM(b)
+		for c := range h.online[userKey{ev.App, u}] {
+			c.DeliverIM(b) // non-blocking enqueue
 			delivered++
 		}
 	}
 	h.mu.Unlock()
 	h.m.delivered.Add(float64(delivered))
-	// AVChatRoom has no offline push (it keeps no history either).
+	h.queuePushes(ev, offline)
+}
+
+// queuePushes hands offline recipients to the push worker. AVChatRoom has
+// no offline push (it keeps no history either).
+func (h *Hub) queuePushes(ev im.Event, offline []string) {
 	if h.cfg.Pusher == nil || ev.GroupType == im.AVChatRoom {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,15 +27,18 @@ type conn struct {
 	mu     sync.Mutex
 	msgs   []protocol.IMMessage
 	frames []protocol.Type
+	calls  int // DeliverIM calls
 }
 
+// DeliverIM takes one message or a comma-joined run of them.
 func (c *conn) DeliverIM(b []byte) {
-	var m protocol.IMMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	var ms []protocol.IMMessage
+	if err := json.Unmarshal(append(append([]byte("["), b...), ']'), &ms); err != nil {
 		panic(err) // the hub's encoding is under test
 	}
 	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
+	c.msgs = append(c.msgs, ms...)
+	c.calls++
 	c.mu.Unlock()
 }
 
@@ -76,7 +80,10 @@ func setup(t *testing.T) (*im.Service, *imgw.Hub, *sqlite.DB, *pusher) {
 		t.Fatal(err)
 	}
 	var hub *imgw.Hub
-	svc, err := im.New(db, im.Options{GroupRate: 10000, Hooks: im.Hooks{Publish: func(ev im.Event) { hub.Publish(ev) }}})
+	svc, err := im.New(db, im.Options{GroupRate: 10000, Hooks: im.Hooks{
+		Publish:      func(ev im.Event) { hub.Publish(ev) },
+		PublishBatch: func(evs []im.Event) { hub.PublishBatch(evs) },
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,5 +254,33 @@ func TestHubDismissalAnnounced(t *testing.T) {
 	defer m.mu.Unlock()
 	if len(m.frames) != 1 || m.frames[0] != protocol.TypeIMGroupEvent {
 		t.Fatalf("member's notices = %v", m.frames)
+	}
+}
+
+// A batch reaches each connection in one DeliverIM, in order; chunks stay
+// under the frame budget.
+func TestHubPublishBatchCoalesces(t *testing.T) {
+	_, hub, _, _ := setup(t)
+	bob := &conn{}
+	hub.Attach(app, "bob", "d", bob)
+	conv := im.C2CConv("alice", "bob")
+	var evs []im.Event
+	for seq := int64(1); seq <= 3; seq++ {
+		evs = append(evs, im.Event{Kind: im.EventMessage, App: app, Conv: conv,
+			Message: im.Record{Conv: conv, Seq: seq, Sender: "alice", At: time.Now()}, Body: []byte(`[{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}]`)})
+	}
+	hub.PublishBatch(evs)
+	if bob.calls != 1 || len(bob.seqs()) != 3 || bob.seqs()[2] != 3 {
+		t.Fatalf("3 messages in %d calls: %v", bob.calls, bob.seqs())
+	}
+	big := strings.Repeat("y", 6000)
+	evs = evs[:0]
+	for seq := int64(4); seq <= 13; seq++ {
+		evs = append(evs, im.Event{Kind: im.EventMessage, App: app, Conv: conv,
+			Message: im.Record{Conv: conv, Seq: seq, Sender: "alice", At: time.Now(), CloudCustomData: big}})
+	}
+	hub.PublishBatch(evs)
+	if bob.calls < 1+4 || len(bob.seqs()) != 13 {
+		t.Fatalf("60 KB in %d calls (want chunks ≤ 16 KiB): %d messages", bob.calls-1, len(bob.seqs()))
 	}
 }

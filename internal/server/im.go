@@ -48,7 +48,7 @@ func newMessaging(db *sqlite.DB, cfg config.IMConfig, hooks *webhooks, targets c
 		return nil, err
 	}
 	m.caller = caller
-	hk := im.Hooks{Publish: m.publish, AfterStore: m.afterStore}
+	hk := im.Hooks{Publish: m.publish, PublishBatch: m.publishBatch, AfterStore: m.afterStore}
 	if cfg.BeforeSendCallback {
 		hk.BeforeSend = m.beforeSend
 	}
@@ -98,6 +98,13 @@ func (m *messaging) expireTokens(db *sqlite.DB) {
 // signalMessaging is what signaling sessions need.
 func (m *messaging) signalMessaging(auth signal.LoginAuthorizer) signal.Messaging {
 	return signal.Messaging{Service: m.svc, Hub: m.hub, Auth: auth, OnState: m.stateChanged}
+}
+
+// publishBatch fans a committed batch out (message events only).
+func (m *messaging) publishBatch(evs []im.Event) {
+	if m.hub != nil {
+		m.hub.PublishBatch(evs)
+	}
 }
 
 func (m *messaging) publish(ev im.Event) {

@@ -20,9 +20,13 @@ type Config struct {
 	Burst         int           // frame burst per connection
 	IdleTimeout   time.Duration // close after this long without a frame
 	QueueFrames   int           // outbound frames buffered per connection
-	Logger        *slog.Logger
-	Registerer    prometheus.Registerer
-	Now           func() time.Time
+	// IMCoalesce is the shortest interval between two im_message frames
+	// to one connection; messages arriving sooner wait and share a frame
+	// (0 disables). Default 10 ms.
+	IMCoalesce time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Privacy are the consent and telemetry services a session uses.
@@ -61,6 +65,9 @@ func NewHandler(cfg Config, auth Authorizer, privacy Privacy, rooms *room.Manage
 	}
 	if cfg.QueueFrames <= 0 {
 		cfg.QueueFrames = 512
+	}
+	if cfg.IMCoalesce == 0 {
+		cfg.IMCoalesce = DefaultIMCoalesce
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -110,6 +117,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(h.sessions, s)
 	h.mu.Unlock()
 }
+
+// DefaultIMCoalesce is Config.IMCoalesce's default: at most 100
+// im_message frames per second per connection, at most 10 ms added to a
+// message that follows another within 10 ms.
+const DefaultIMCoalesce = 25 * time.Millisecond
 
 // hardReadLimit bounds what a connection may make the server read for one
 // frame before it is closed.

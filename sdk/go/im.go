@@ -308,14 +308,14 @@ func (m *Messenger) eventLoop(sig *signaler) bool {
 			// Deliver what was read before the loss.
 			for {
 				select {
-				case env := <-sig.events:
-					m.handle(sig, env)
+				case in := <-sig.events:
+					m.handle(sig, in)
 				default:
 					return m.ctx.Err() == nil
 				}
 			}
-		case env := <-sig.events:
-			m.handle(sig, env)
+		case in := <-sig.events:
+			m.handle(sig, in)
 		case r := <-m.results:
 			m.synced(sig, r)
 		case list := <-m.lists:
@@ -324,17 +324,22 @@ func (m *Messenger) eventLoop(sig *signaler) bool {
 	}
 }
 
-func (m *Messenger) handle(sig *signaler, env protocol.Envelope) {
+func (m *Messenger) handle(sig *signaler, in inbound) {
+	env := in.Envelope
 	switch env.Type {
 	case protocol.TypeIMMessage:
-		var p struct {
-			Messages []IMMessage `json:"messages"`
+		msgs := in.msgs
+		if msgs == nil && len(env.Data) > 0 { // a frame that took the general path
+			var p struct {
+				Messages []IMMessage `json:"messages"`
+			}
+			if err := json.Unmarshal(env.Data, &p); err != nil {
+				m.emitErr(fmt.Errorf("%w: im_message: %w", ErrProtocol, err))
+				return
+			}
+			msgs = p.Messages
 		}
-		if err := json.Unmarshal(env.Data, &p); err != nil {
-			m.emitErr(fmt.Errorf("%w: im_message: %w", ErrProtocol, err))
-			return
-		}
-		for _, msg := range p.Messages {
+		for _, msg := range msgs {
 			m.pushed(sig, msg)
 		}
 	case protocol.TypeIMRecalled:

@@ -144,8 +144,8 @@ func (s *session) eventLoop() {
 		select {
 		case <-s.sig.done:
 			return
-		case env := <-s.sig.events:
-			if err := s.handle(env); err != nil {
+		case in := <-s.sig.events:
+			if err := s.handle(in.Envelope); err != nil {
 				s.c.emitError(err)
 			}
 		}

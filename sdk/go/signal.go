@@ -1,6 +1,7 @@
 package parley
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,7 +45,7 @@ type signaler struct {
 	// it even if the event goroutine has not handled the frame yet.
 	exitReason atomic.Int32
 
-	events chan protocol.Envelope
+	events chan inbound
 	done   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -57,7 +58,7 @@ func newSignaler(conn SignalConn, log *slog.Logger, refusal func(error) error) *
 		pending: make(map[uint64]chan protocol.Envelope),
 		// Events are consumed by the session's event loop; the buffer
 		// absorbs bursts (a join into a busy room) without stalling reads.
-		events: make(chan protocol.Envelope, 256),
+		events: make(chan inbound, 256),
 		done:   make(chan struct{}),
 	}
 	s.wg.Add(2)
@@ -83,7 +84,15 @@ func (s *signaler) readLoop() {
 		if err != nil {
 			break
 		}
-		env, derr := protocol.DecodeEnvelope(b)
+		if msgs, ok := decodeIMPush(b); ok {
+			// The hot path under message fan-out: decoded in one pass.
+			select {
+			case s.events <- inbound{Envelope: protocol.Envelope{Type: protocol.TypeIMMessage}, msgs: msgs}:
+			case <-s.done:
+			}
+			continue
+		}
+		env, derr := decodeServerFrame(b)
 		if derr != nil {
 			// A bad frame is the server's bug; one is not worth the session.
 			s.log.Warn("parley: dropping bad signaling frame", "err", derr)
@@ -106,7 +115,7 @@ func (s *signaler) readLoop() {
 			}
 		}
 		select {
-		case s.events <- env:
+		case s.events <- inbound{Envelope: env}:
 		case <-s.done:
 		}
 	}
@@ -115,6 +124,55 @@ func (s *signaler) readLoop() {
 	s.mu.Unlock()
 	close(s.done)
 	_ = s.conn.Close()
+}
+
+// inbound is a server-initiated frame; msgs holds an im_message frame's
+// messages, decoded on the read path (Data is then empty).
+type inbound struct {
+	protocol.Envelope
+	msgs []protocol.IMMessage
+}
+
+// imPushPrefix starts every im_message frame the server writes (its
+// batches are built byte by byte, internal/signal.batchIM).
+var imPushPrefix = []byte(`{"type":"` + string(protocol.TypeIMMessage) + `","data":{"messages":[`)
+
+// decodeIMPush decodes an im_message frame straight into its messages,
+// instead of the envelope first and the data again. ok is false for any
+// other frame (or one that does not parse: the general path reports it).
+func decodeIMPush(b []byte) ([]protocol.IMMessage, bool) {
+	if !bytes.HasPrefix(b, imPushPrefix) {
+		return nil, false
+	}
+	var f struct {
+		Data struct {
+			Messages []protocol.IMMessage `json:"messages"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(b, &f) != nil {
+		return nil, false
+	}
+	return f.Data.Messages, true
+}
+
+// decodeServerFrame parses a frame from the server in one pass. The
+// server's own decoder is strict because its input is untrusted; frames
+// the server sends are decoded leniently (an unknown field from a newer
+// server is ignored) and their data strictly where it matters, by the
+// handler that reads it. Under message fan-out this parse is the SDK's
+// hottest path.
+func decodeServerFrame(b []byte) (protocol.Envelope, error) {
+	var env protocol.Envelope
+	if len(b) > protocol.MaxFrameBytes+1024 {
+		return env, fmt.Errorf("%w: %d bytes", protocol.ErrFrameTooLarge, len(b))
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return env, fmt.Errorf("%w: %w", protocol.ErrBadFrame, err)
+	}
+	if env.Type == "" {
+		return env, fmt.Errorf("%w: missing \"type\"", protocol.ErrBadFrame)
+	}
+	return env, nil
 }
 
 func (s *signaler) pingLoop() {

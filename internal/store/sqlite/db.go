@@ -30,6 +30,8 @@ type DB struct {
 	write  *sql.DB // exactly one connection
 	read   *sql.DB // query_only connections
 	logger *slog.Logger
+	// appendStmts are the IM append statements, prepared on write.
+	appendStmts map[string]*sql.Stmt
 }
 
 var _ store.Store = (*DB)(nil)
@@ -86,12 +88,21 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &DB{write: w, read: r, logger: logger}, nil
+	stmts, err := prepareAppend(ctx, w)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	return &DB{write: w, read: r, logger: logger, appendStmts: stmts}, nil
 }
 
 // Close closes both pools. Closing the last connection checkpoints the WAL
 // into the main file.
 func (db *DB) Close() error {
+	for _, st := range db.appendStmts {
+		_ = st.Close()
+	}
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 

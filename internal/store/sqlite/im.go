@@ -353,7 +353,7 @@ func (db *DB) AppendIMMessage(ctx context.Context, m store.IMMessage, parties []
 	}
 	err = db.imTx(ctx, "append message", func(tx *sql.Tx) error {
 		var err error
-		out, dup, err = appendMessage(ctx, plainTx{tx}, m, parties)
+		out, dup, err = appendMessage(ctx, db.appendTx(tx), m, parties)
 		return err
 	})
 	if err != nil {
@@ -376,13 +376,13 @@ func (db *DB) AppendIMMessages(ctx context.Context, batch []store.IMAppend) ([]s
 	}
 	out := make([]store.IMAppendResult, len(batch))
 	err := db.imTx(ctx, "append messages", func(tx *sql.Tx) error {
-		ptx := &preparedTx{tx: tx, stmts: map[string]*sql.Stmt{}}
+		ptx := db.appendTx(tx)
 		for i, a := range batch {
 			if err := checkAppend(a.Msg); err != nil {
 				out[i] = store.IMAppendResult{Err: err}
 				continue
 			}
-			if err := ptx.exec(ctx, `SAVEPOINT im_append`); err != nil {
+			if err := ptx.exec(ctx, qSavepoint); err != nil {
 				return fmt.Errorf("sqlite: append messages: savepoint: %w", err)
 			}
 			m, dup, err := appendMessage(ctx, ptx, a.Msg, a.Parties)
@@ -391,7 +391,7 @@ func (db *DB) AppendIMMessages(ctx context.Context, batch []store.IMAppend) ([]s
 				// ended the transaction itself (context cancelled, I/O
 				// error, SQLite's own rollback) cannot be undone to the
 				// savepoint: ROLLBACK TO then fails and the batch fails.
-				if rerr := ptx.exec(ctx, `ROLLBACK TO im_append`); rerr != nil {
+				if rerr := ptx.exec(ctx, qRollback); rerr != nil {
 					return fmt.Errorf("sqlite: append messages: item %d: %w", i, errors.Join(err, rerr))
 				}
 				out[i] = store.IMAppendResult{Err: err}
@@ -399,7 +399,7 @@ func (db *DB) AppendIMMessages(ctx context.Context, batch []store.IMAppend) ([]s
 				out[i] = store.IMAppendResult{Msg: m, Duplicate: dup}
 			}
 			// ROLLBACK TO keeps the savepoint open; RELEASE pops it either way.
-			if err := ptx.exec(ctx, `RELEASE im_append`); err != nil {
+			if err := ptx.exec(ctx, qRelease); err != nil {
 				return fmt.Errorf("sqlite: append messages: release: %w", err)
 			}
 		}
@@ -412,10 +412,8 @@ func (db *DB) AppendIMMessages(ctx context.Context, batch []store.IMAppend) ([]s
 }
 
 // appendOne is AppendIMMessages for a batch of one, the common case at low
-// load. The transaction itself isolates the item, so it takes neither a
-// savepoint nor prepared statements: for a single use they cost more than
-// they save, and a lone append through a group commit would be slower than
-// a direct one.
+// load. The transaction itself isolates the item, so it takes no
+// savepoint.
 func (db *DB) appendOne(ctx context.Context, a store.IMAppend) ([]store.IMAppendResult, error) {
 	if err := checkAppend(a.Msg); err != nil {
 		return []store.IMAppendResult{{Err: err}}, nil
@@ -423,7 +421,7 @@ func (db *DB) appendOne(ctx context.Context, a store.IMAppend) ([]store.IMAppend
 	var res store.IMAppendResult
 	failed := false
 	err := db.imTx(ctx, "append messages", func(tx *sql.Tx) error {
-		m, dup, err := appendMessage(ctx, plainTx{tx}, a.Msg, a.Parties)
+		m, dup, err := appendMessage(ctx, db.appendTx(tx), a.Msg, a.Parties)
 		if err != nil {
 			failed = true // rolled back by imTx: the item's own failure
 			return err
@@ -440,36 +438,35 @@ func (db *DB) appendOne(ctx context.Context, a store.IMAppend) ([]store.IMAppend
 	return []store.IMAppendResult{res}, nil
 }
 
-// appendTx runs the statements of one append inside a write transaction.
-// A single append runs them directly (plainTx); a batch prepares each once
-// and reuses it for every item (preparedTx), because parsing SQL is about
-// half of an append's cost in the pure-Go SQLite.
+// appendTx runs the statements of one append inside a write transaction,
+// with the statements prepared at Open (preparedTx), because parsing SQL
+// is about half of an append's cost in the pure-Go SQLite.
 type appendTx interface {
 	exec(ctx context.Context, query string, args ...any) error
 	queryRow(ctx context.Context, query string, args ...any) scanner
 }
 
-// plainTx runs each statement with its own prepare.
-type plainTx struct{ tx *sql.Tx }
-
-func (p plainTx) exec(ctx context.Context, query string, args ...any) error {
-	_, err := p.tx.ExecContext(ctx, query, args...)
-	return err
-}
-
-func (p plainTx) queryRow(ctx context.Context, query string, args ...any) scanner {
-	return p.tx.QueryRowContext(ctx, query, args...)
-}
-
-// preparedTx prepares each distinct query on first use. The statements
-// belong to tx, which closes them when it commits or rolls back.
+// preparedTx uses the statements prepared at Open (shared) and prepares
+// any other query on first use. The statements it returns belong to tx,
+// which closes them when it commits or rolls back (the shared ones stay
+// prepared on the connection).
 type preparedTx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	tx     *sql.Tx
+	shared map[string]*sql.Stmt
+	stmts  map[string]*sql.Stmt
+}
+
+func (db *DB) appendTx(tx *sql.Tx) *preparedTx {
+	return &preparedTx{tx: tx, shared: db.appendStmts, stmts: make(map[string]*sql.Stmt, 8)}
 }
 
 func (p *preparedTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := p.stmts[query]; ok {
+		return st, nil
+	}
+	if sh, ok := p.shared[query]; ok {
+		st := p.tx.StmtContext(ctx, sh)
+		p.stmts[query] = st
 		return st, nil
 	}
 	st, err := p.tx.PrepareContext(ctx, query)
@@ -503,6 +500,45 @@ type errScanner struct{ err error }
 
 func (e errScanner) Scan(...any) error { return e.err }
 
+// The statements of an append, prepared once on the writer connection at
+// Open (prepareAppend): parsing SQL is about half of an append's cost in
+// the pure-Go SQLite.
+var (
+	qAppendDedupe = `SELECT ` + messageColumns + ` FROM im_messages
+		WHERE sdkappid = ? AND conv_id = ? AND sender = ? AND client_msg_id = ?`
+	qAppendSeq = `INSERT INTO im_conversations (sdkappid, conv_id, last_seq) VALUES (?, ?, 1)
+		ON CONFLICT DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`
+	qAppendInsert = `INSERT INTO im_messages
+		(sdkappid, conv_id, seq, day, at, sender, client_msg_id, body, cloud_custom_data, need_receipt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qAppendSenderCursor = `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)`
+	qAppendPartyCursor = `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, 0)
+		ON CONFLICT DO NOTHING`
+	qSavepoint = `SAVEPOINT im_append`
+	qRollback  = `ROLLBACK TO im_append`
+	qRelease   = `RELEASE im_append`
+)
+
+// prepareAppend prepares the append statements on the writer connection;
+// a transaction on that connection reuses them (sql.Tx.StmtContext finds
+// the connection's prepared statement instead of parsing again).
+func prepareAppend(ctx context.Context, w *sql.DB) (map[string]*sql.Stmt, error) {
+	out := map[string]*sql.Stmt{}
+	for _, q := range []string{qAppendDedupe, qAppendSeq, qAppendInsert, qAppendSenderCursor, qAppendPartyCursor,
+		qSavepoint, qRollback, qRelease} {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range out {
+				_ = st.Close()
+			}
+			return nil, fmt.Errorf("sqlite: prepare append statements: %w", err)
+		}
+		out[q] = st
+	}
+	return out, nil
+}
+
 // appendMessage is the body of one append inside tx: dedupe, seq
 // allocation, insert and cursors. m has passed checkAppend.
 func appendMessage(ctx context.Context, tx appendTx, m store.IMMessage, parties []string) (store.IMMessage, bool, error) {
@@ -510,9 +546,7 @@ func appendMessage(ctx context.Context, tx appendTx, m store.IMMessage, parties 
 	var clientID sql.NullString
 	if m.ClientMsgID != "" {
 		clientID = sql.NullString{String: m.ClientMsgID, Valid: true}
-		prev, err := scanMessage(tx.queryRow(ctx, `SELECT `+messageColumns+` FROM im_messages
-			WHERE sdkappid = ? AND conv_id = ? AND sender = ? AND client_msg_id = ?`,
-			app, m.ConvID, m.Sender, m.ClientMsgID), m.SDKAppID, m.ConvID)
+		prev, err := scanMessage(tx.queryRow(ctx, qAppendDedupe, app, m.ConvID, m.Sender, m.ClientMsgID), m.SDKAppID, m.ConvID)
 		switch {
 		case err == nil:
 			return prev, true, nil
@@ -520,32 +554,27 @@ func appendMessage(ctx context.Context, tx appendTx, m store.IMMessage, parties 
 			return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: dedupe: %w", err)
 		}
 	}
-	if err := tx.queryRow(ctx, `INSERT INTO im_conversations (sdkappid, conv_id, last_seq) VALUES (?, ?, 1)
-		ON CONFLICT DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`, app, m.ConvID).Scan(&m.Seq); err != nil {
+	if err := tx.queryRow(ctx, qAppendSeq, app, m.ConvID).Scan(&m.Seq); err != nil {
 		return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: allocate seq: %w", err)
 	}
 	m.At = imTime(m.At.UnixMicro())
 	if m.Body == nil {
 		m.Body = []byte{}
 	}
-	if err := tx.exec(ctx, `INSERT INTO im_messages
-		(sdkappid, conv_id, seq, day, at, sender, client_msg_id, body, cloud_custom_data, need_receipt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, app, m.ConvID, m.Seq, imDay(m.At), m.At.UnixMicro(), m.Sender,
+	if err := tx.exec(ctx, qAppendInsert, app, m.ConvID, m.Seq, imDay(m.At), m.At.UnixMicro(), m.Sender,
 		clientID, m.Body, m.CloudCustomData, m.NeedReadReceipt); err != nil {
 		return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: %w", err)
 	}
 	// The sender has read what it sent; peers get a cursor so the
 	// conversation appears in their list.
-	if err := tx.exec(ctx, `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)`, app, m.ConvID, m.Sender, m.Seq); err != nil {
+	if err := tx.exec(ctx, qAppendSenderCursor, app, m.ConvID, m.Sender, m.Seq); err != nil {
 		return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: cursor: %w", err)
 	}
 	for _, p := range parties {
 		if p == m.Sender {
 			continue
 		}
-		if err := tx.exec(ctx, `INSERT INTO im_cursors (sdkappid, conv_id, user_id, read_seq) VALUES (?, ?, ?, 0)
-			ON CONFLICT DO NOTHING`, app, m.ConvID, p); err != nil {
+		if err := tx.exec(ctx, qAppendPartyCursor, app, m.ConvID, p); err != nil {
 			return store.IMMessage{}, false, fmt.Errorf("sqlite: append message: cursor: %w", err)
 		}
 	}
