@@ -144,6 +144,14 @@ func decodeIMPush(b []byte) ([]protocol.IMMessage, bool) {
 	if !bytes.HasPrefix(b, imPushPrefix) {
 		return nil, false
 	}
+	if msgs, ok := fastIMPush(b); ok {
+		return msgs, true
+	}
+	return slowIMPush(b)
+}
+
+// slowIMPush is decodeIMPush through encoding/json.
+func slowIMPush(b []byte) ([]protocol.IMMessage, bool) {
 	var f struct {
 		Data struct {
 			Messages []protocol.IMMessage `json:"messages"`
