@@ -94,6 +94,9 @@ type IMConfig struct {
 	// BeforeSendDefaultAllow is the verdict when the callback times out or
 	// fails (true: deliver).
 	BeforeSendDefaultAllow bool `yaml:"before_send_default_allow"`
+	// ReceiptGroupTypes are the group types with read receipts (C2C
+	// always has them); AVChatRoom and Community cannot (REFERENCE §2).
+	ReceiptGroupTypes []string `yaml:"receipt_group_types"`
 	// PushTokenTTL deletes push tokens not registered again (the SDK
 	// registers at each login) for this long (60 days).
 	PushTokenTTL time.Duration `yaml:"push_token_ttl"`
@@ -159,6 +162,7 @@ func Default() Config {
 			GroupRate:              DefaultIMGroupRate,
 			RecallWindow:           DefaultIMRecallWindow,
 			BeforeSendDefaultAllow: true,
+			ReceiptGroupTypes:      []string{"Work", "Public", "Meeting"},
 			PushTokenTTL:           DefaultPushTokenTTL,
 		},
 		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
@@ -207,6 +211,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("im.before_send_callback", c.IM.BeforeSendCallback),
 		slog.Bool("im.before_send_default_allow", c.IM.BeforeSendDefaultAllow),
 		slog.Duration("im.push_token_ttl", c.IM.PushTokenTTL),
+		slog.Any("im.receipt_group_types", c.IM.ReceiptGroupTypes),
 		slog.String("log.level", c.Log.Level),
 		slog.String("log.format", c.Log.Format),
 	)

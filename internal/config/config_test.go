@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Default()
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("Load() = %+v, want defaults %+v", cfg, want)
 	}
 	if cfg.KEKPath() != filepath.Join(DefaultDataDir, "kek") {
@@ -242,6 +243,11 @@ func TestBadValues(t *testing.T) {
 		{name: "burst", yaml: "signal:\n  burst: 0\n", want: "signal.burst = 0"},
 		{name: "idle", yaml: "signal:\n  idle_timeout: -1s\n", want: "signal.idle_timeout = -1s"},
 		{name: "data dir", args: []string{"--data", ""}, want: "data_dir"},
+		{name: "im size", yaml: "im:\n  max_message_bytes: 40000\n", want: "im.max_message_bytes = 40000: must be 1-32768"},
+		{name: "im rate", yaml: "im:\n  group_rate: 0\n", want: "im.group_rate = 0"},
+		{name: "im recall", yaml: "im:\n  recall_window: 0s\n", want: "im.recall_window = 0s"},
+		{name: "im receipts", yaml: "im:\n  receipt_group_types: [Work, AVChatRoom]\n", want: `im.receipt_group_types = "AVChatRoom": must be Work, Public or Meeting`},
+		{name: "im push ttl", yaml: "im:\n  push_token_ttl: 10m\n", want: "im.push_token_ttl = 10m0s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -79,6 +79,11 @@ func (c Config) Validate() error {
 	if c.IM.RecallWindow <= 0 {
 		bad("im.recall_window", c.IM.RecallWindow, `must be a positive duration such as "2m"`)
 	}
+	for _, t := range c.IM.ReceiptGroupTypes {
+		if t != "Work" && t != "Public" && t != "Meeting" {
+			bad("im.receipt_group_types", strconv.Quote(t), "must be Work, Public or Meeting (AVChatRoom and Community have no read receipts)")
+		}
+	}
 	if c.IM.PushTokenTTL < time.Hour {
 		bad("im.push_token_ttl", c.IM.PushTokenTTL, `must be at least "1h"`)
 	}

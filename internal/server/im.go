@@ -52,8 +52,12 @@ func newMessaging(db *sqlite.DB, cfg config.IMConfig, hooks *webhooks, targets c
 	if cfg.BeforeSendCallback {
 		hk.BeforeSend = m.beforeSend
 	}
+	receipts := make([]im.GroupType, len(cfg.ReceiptGroupTypes))
+	for i, t := range cfg.ReceiptGroupTypes {
+		receipts[i] = im.GroupType(t)
+	}
 	m.svc, err = im.New(db, im.Options{MaxMessageBytes: cfg.MaxMessageBytes, GroupRate: cfg.GroupRate,
-		RecallWindow: cfg.RecallWindow, Now: now, Logger: log, Hooks: hk})
+		RecallWindow: cfg.RecallWindow, ReceiptGroupTypes: receipts, Now: now, Logger: log, Hooks: hk})
 	if err != nil {
 		return nil, fmt.Errorf("im: %w", err)
 	}
