@@ -425,8 +425,9 @@ func (e *testEnv) metric(t *testing.T, sample string) string {
 	return ""
 }
 
-// The app's before-send callback vetoes a message (the sender gets 20006
-// and nobody receives it) or rewrites it; after-send callbacks follow
+// The app's before-send callback vetoes a message (the sender gets 20006,
+// or the app's own code from its range, and nobody receives it), drops it
+// silently (ErrorCode 2) or rewrites it; after-send callbacks follow
 // stored messages; every callback's signature verifies.
 func TestIMBeforeSendCallback(t *testing.T) {
 	env := startServer(t, func(c *config.Config) { c.IM.BeforeSendCallback = true })
@@ -437,6 +438,10 @@ func TestIMBeforeSendCallback(t *testing.T) {
 		switch {
 		case strings.Contains(string(b), "forbidden"):
 			return `{"ActionStatus":"OK","ErrorCode":1,"ErrorInfo":"contains a forbidden word"}`
+		case strings.Contains(string(b), "discard me"):
+			return `{"ActionStatus":"OK","ErrorCode":2,"ErrorInfo":"dropped"}`
+		case strings.Contains(string(b), "custom code"):
+			return `{"ActionStatus":"OK","ErrorCode":120005,"ErrorInfo":"blocked by the app"}`
 		case strings.Contains(string(b), "rewrite me"):
 			return `{"ActionStatus":"OK","ErrorCode":0,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"rewritten"}}]}`
 		}
@@ -448,6 +453,14 @@ func TestIMBeforeSendCallback(t *testing.T) {
 	_, err := alice.SendText(ctx, parley.IMTarget{User: "bob"}, "a forbidden thing")
 	if serverCode(err) != 20006 || !strings.Contains(err.Error(), "forbidden word") {
 		t.Fatalf("vetoed send: %v, want 20006 with the backend's reason", err)
+	}
+	if _, err := alice.SendText(ctx, parley.IMTarget{User: "bob"}, "custom code"); serverCode(err) != 120005 || !strings.Contains(err.Error(), "blocked by the app") {
+		t.Fatalf("app-range veto: %v, want the app's own 120005", err)
+	}
+	// ErrorCode 2: the sender is told it was sent; nobody gets it and
+	// it takes no seq.
+	if sent, err := alice.SendText(ctx, parley.IMTarget{User: "bob"}, "discard me"); err != nil || sent.Seq != 0 {
+		t.Fatalf("silent discard = %+v, %v", sent, err)
 	}
 	if _, err := alice.SendText(ctx, parley.IMTarget{User: "bob"}, "rewrite me"); err != nil {
 		t.Fatal(err)
@@ -461,8 +474,8 @@ func TestIMBeforeSendCallback(t *testing.T) {
 	}
 	recv.waitCmd(t, ctx, "C2C.CallbackAfterSendMsg", nil)
 	recv.waitCmd(t, ctx, "C2C.CallbackAfterSendMsg", nil)
-	if n := recv.count("C2C.CallbackBeforeSendMsg"); n != 3 {
-		t.Fatalf("%d before-send callbacks, want 3", n)
+	if n := recv.count("C2C.CallbackBeforeSendMsg"); n != 5 {
+		t.Fatalf("%d before-send callbacks, want 5", n)
 	}
 	recv.mu.Lock()
 	after := recv.byCmd["C2C.CallbackAfterSendMsg"]

@@ -80,9 +80,9 @@
 //   - A before-send webhook veto is 10016 in groups ("The app backend
 //     rejected this operation through a third-party callback") and 20006
 //     in C2C (80001 is TIM's text-security filter). TIM also lets an app
-//     return its own code (10100–10200 for groups, 120001–130000 for C2C)
-//     and ErrorCode 2 as a silent discard; Parley treats any non-zero
-//     ErrorCode as a veto with the codes above (not yet the pass-through).
+//     return its own code (10100–10200 for groups, 120001–130000 for C2C),
+//     which the sender gets (VetoError), and ErrorCode 2 as a silent
+//     discard (ErrDiscarded); Parley does the same.
 //   - 10031 is the group recall limit; TIM's C2C recall limit is 20016.
 //     10017 is the group mute (Parley has no C2C mute; TIM's is 20012).
 //   - 20001 is "Invalid request packet"; TIM reports a bad MsgBody as

@@ -1,6 +1,9 @@
 package im
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Error is an IM error with a TIM-style ErrorCode (REFERENCE §2, §10 item 4:
 // sentinels here, mapped to ActionStatus/ErrorCode only at the REST and
@@ -46,6 +49,18 @@ var (
 	ErrExtensionConflict = &Error{23001, "extension key already set by another writer"}
 	ErrExtensionLimit    = &Error{90413, "extension limit exceeded"}
 )
+
+// VetoError is a before-send veto carrying the app's own ErrorCode
+// (Tencent IM passes 10100–10200 for group messages and 120001–130000 for
+// C2C to the sender); it is errors.Is base (ErrVetoed or ErrVetoedC2C).
+func VetoError(code int, reason string, base *Error) error {
+	return fmt.Errorf("%w: %w", &Error{code, base.msg + ": " + reason}, base)
+}
+
+// ErrDiscarded is returned by a BeforeSend hook to drop a message
+// silently (Tencent IM's before-send ErrorCode 2): Send reports success
+// with seq 0 and stores and delivers nothing.
+var ErrDiscarded = errors.New("im: message discarded by the before-send callback")
 
 // Code returns the IM code of err: 0 for nil, the code of the first *Error
 // in its chain, otherwise CodeInternal.

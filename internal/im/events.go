@@ -67,8 +67,10 @@ type Hooks struct {
 	// one by one: a receiver of several gets them in one frame.
 	PublishBatch func([]Event)
 	// BeforeSend may veto a message (return an error, typically wrapping
-	// ErrVetoed) or replace it (Tencent IM's before-send callback). It
-	// runs after the message is validated and before it is stored.
+	// ErrVetoed), discard it silently (return ErrDiscarded: the sender is
+	// told it was sent, nobody receives it, nothing is stored) or replace
+	// it (Tencent IM's before-send callback). It runs after the message
+	// is validated and before it is stored.
 	BeforeSend func(ctx context.Context, app uint32, sender string, conv Conv, msg Message) (Message, error)
 	// AfterStore runs once a message is stored and before Send returns —
 	// also for a duplicate of a stored message, so a retry after a crash

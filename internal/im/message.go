@@ -134,7 +134,9 @@ func (s *Service) Send(ctx context.Context, app uint32, sender string, to Target
 		parties = []string{to.User}
 	}
 	if s.opt.Hooks.BeforeSend != nil {
-		if msg, body, err = s.beforeSend(ctx, app, sender, conv, msg); err != nil {
+		if msg, body, err = s.beforeSend(ctx, app, sender, conv, msg); errors.Is(err, ErrDiscarded) {
+			return Stored{Conv: conv, At: now}, nil // the sender sees success; nothing is kept
+		} else if err != nil {
 			return Stored{}, err
 		}
 	}

@@ -197,7 +197,7 @@ func (m *messaging) beforeSend(ctx context.Context, app uint32, sender string, c
 		veto = im.ErrVetoedC2C // 20006
 	}
 	if !dec.Allow {
-		return im.Message{}, fmt.Errorf("%w: %s", veto, dec.Reason)
+		return im.Message{}, vetoErr(dec, veto, conv)
 	}
 	if dec.Modified != nil {
 		els, err := im.DecodeElements(dec.Modified)
@@ -207,6 +207,21 @@ func (m *messaging) beforeSend(ctx context.Context, app uint32, sender string, c
 		msg.Elements = els
 	}
 	return msg, nil
+}
+
+// vetoErr maps the backend's ErrorCode as Tencent IM does: 2 discards
+// silently; a code in the app's range (10100–10200 for group messages,
+// 120001–130000 for C2C) reaches the sender as is; anything else is
+// 10016 (group) or 20006 (C2C).
+func vetoErr(dec webhook.Decision, veto *im.Error, conv im.Conv) error {
+	_, group := conv.Group()
+	switch {
+	case dec.Code == 2 && !dec.TimedOut:
+		return im.ErrDiscarded
+	case group && dec.Code >= 10100 && dec.Code <= 10200, !group && dec.Code >= 120001 && dec.Code <= 130000:
+		return im.VetoError(dec.Code, dec.Reason, veto)
+	}
+	return fmt.Errorf("%w: %s", veto, dec.Reason)
 }
 
 // afterStoreEventID names a message's after-send callback so that a

@@ -35,6 +35,10 @@ type Decision struct {
 	Reason string
 	// TimedOut reports that the budget ran out and the default applied.
 	TimedOut bool
+	// Code is the backend's non-zero ErrorCode on a veto (Tencent IM: 1
+	// rejects, 2 discards silently, an app range passes its own code to
+	// the sender).
+	Code int
 }
 
 // Caller makes synchronous IM before-send callbacks. The zero value is
@@ -146,7 +150,7 @@ func (c *Caller) CallBefore(ctx context.Context, app uint32, url string, key, bo
 		c.count("veto")
 		var info replyInfo
 		_ = json.Unmarshal(reply, &info) // a non-string ErrorInfo leaves no reason
-		return Decision{Allow: false, Reason: info.ErrorInfo}, nil
+		return Decision{Allow: false, Reason: info.ErrorInfo, Code: *code.ErrorCode}, nil
 	}
 	var r replyBody
 	if err := json.Unmarshal(reply, &r); err != nil {
