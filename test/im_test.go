@@ -1,11 +1,13 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -692,5 +694,50 @@ func TestIMRESTSendReachesOnlineUser(t *testing.T) {
 		"MsgRandom": 7, "MsgBody": textBody("your order shipped")}, ""))
 	if m := bin.next(t, ctx, 1)[0]; m.Sender != "system" || m.Text() != "your order shipped" || m.Conv != "c2c:bob|system" {
 		t.Fatalf("bob got %+v", m)
+	}
+}
+
+// Messaging leaves no user id, group id or message text in the server's
+// logs at the production level, errors and callbacks included.
+func TestIMLeavesNoPersonalDataInLogs(t *testing.T) {
+	var logs syncBuffer
+	env := startServerWithLogger(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		func(c *config.Config) { c.IM.BeforeSendCallback = true })
+	ctx := testCtx(t, 30*time.Second)
+	recv := newIMReceiver(t, env, "LogKey")
+	recv.verdict = func(map[string]any) string { return `{"ActionStatus":"OK","ErrorCode":0}` }
+	const a, b, group, text = "pi-im-8d2f1a", "pi-im-c0ffee", "pi-group-5e6b", "pi-text-91aa"
+	push := parley.Config{InitConfig: &parley.InitConfig{Switches: map[string]bool{"field.im.push_token": true}}}
+	alice := env.login(t, ctx, env.imClient(t, a, parley.Config{}), newInbox(), nil)
+	bobIn := newInbox()
+	bob := env.login(t, ctx, env.imClient(t, b, push), bobIn, nil)
+	if _, err := bob.RegisterPushToken(ctx, "pi-token-1234", "", "vivo"); err != nil {
+		t.Fatal(err)
+	}
+	mustGroup(t, ctx, alice, protocol.IMGroupOp{Op: protocol.GroupOpCreate, GroupID: group, Type: "Work"})
+	mustGroup(t, ctx, alice, protocol.IMGroupOp{Op: protocol.GroupOpInvite, GroupID: group, UserID: b})
+	if _, err := alice.SendText(ctx, parley.IMTarget{Group: group}, text); err != nil {
+		t.Fatal(err)
+	}
+	bobIn.next(t, ctx, 1)
+	if _, err := bob.Recall(ctx, "group:"+group, 1); err == nil { // refused: not the sender
+		t.Fatal("bob recalled alice's message")
+	}
+	if err := bob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recv.waitCmd(t, ctx, "State.StateChange", stateIs(b, "Disconnect"))
+	if _, err := alice.SendText(ctx, parley.IMTarget{User: b}, text); err != nil {
+		t.Fatal(err)
+	}
+	recv.waitCmd(t, ctx, "Parley.OfflinePush", nil)
+	mustGroup(t, ctx, alice, protocol.IMGroupOp{Op: protocol.GroupOpDismiss, GroupID: group})
+	for _, s := range []string{a, b, group, text, "pi-token-1234"} {
+		if bytes.Contains(logs.Bytes(), []byte(s)) {
+			t.Errorf("%q appears in the server logs", s)
+		}
+	}
+	if len(logs.Bytes()) == 0 {
+		t.Fatal("no logs captured: the check above proved nothing")
 	}
 }

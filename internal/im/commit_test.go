@@ -437,3 +437,14 @@ func BenchmarkAppendGroupCommit(b *testing.B) {
 		b.ReportMetric(float64(cs.items.Load())/float64(max(cs.batches.Load(), 1)), "msgs/batch")
 	})
 }
+
+// Cause drops the wrapping layers, which name users and conversations.
+func TestCauseKeepsIDsOutOfLogs(t *testing.T) {
+	err := fmt.Errorf("im: send to %q: %w", "c2c:alice|bob", fmt.Errorf("sqlite: list of %q: %w", "c2c:alice|bob", errors.New("database is locked")))
+	if got := Cause(err); got != "database is locked" {
+		t.Fatalf("Cause = %q", got)
+	}
+	if got := Cause(fmt.Errorf("%w: %q", ErrNotMember, "bob")); got != ErrNotMember.Error() {
+		t.Fatalf("Cause of a sentinel = %q", got)
+	}
+}

@@ -62,6 +62,23 @@ func VetoError(code int, reason string, base *Error) error {
 // with seq 0 and stores and delivers nothing.
 var ErrDiscarded = errors.New("im: message discarded by the before-send callback")
 
+// Cause is the innermost error of err's chain, for logs. The wrapping
+// layers name users and conversations (personal information, never
+// logged); the innermost error is a sentinel or a store or system error
+// ("database is locked"), which does not.
+func Cause(err error) string {
+	if err == nil {
+		return ""
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
 // Code returns the IM code of err: 0 for nil, the code of the first *Error
 // in its chain, otherwise CodeInternal.
 func Code(err error) int {

@@ -258,7 +258,7 @@ func (h *Hub) groupMembers(app uint32, gid string) []string {
 	ms, err := h.cfg.Members.Members(ctx, app, gid)
 	cancel()
 	if err != nil {
-		h.log.Warn("imgw: group members lookup failed", "sdkappid", app, "err", err)
+		h.log.Warn("imgw: group members lookup failed", "sdkappid", app, "cause", im.Cause(err))
 		return nil
 	}
 	users := make([]string, len(ms))
@@ -464,14 +464,14 @@ func (h *Hub) push(n Notice) {
 	tokens, err := h.cfg.Tokens.IMPushTokens(ctx, n.App, n.User)
 	if err != nil {
 		h.m.push.WithLabelValues("error").Inc()
-		h.log.Warn("imgw: push token lookup failed", "sdkappid", n.App, "err", err)
+		h.log.Warn("imgw: push token lookup failed", "sdkappid", n.App, "cause", im.Cause(err))
 		return
 	}
 	for _, t := range tokens {
 		n.DeviceID, n.Vendor, n.Token = t.DeviceID, t.Vendor, t.Token
 		if err := h.cfg.Pusher.Push(ctx, n); err != nil {
 			h.m.push.WithLabelValues("error").Inc()
-			h.log.Warn("imgw: push failed", "sdkappid", n.App, "vendor", t.Vendor, "err", err)
+			h.log.Warn("imgw: push failed", "sdkappid", n.App, "vendor", t.Vendor, "cause", im.Cause(err))
 			continue
 		}
 		h.m.push.WithLabelValues("queued").Inc()

@@ -286,7 +286,7 @@ func (m *messaging) enqueue(app uint32, body map[string]any) {
 		cancel()
 	}
 	if err != nil {
-		m.log.Warn("im: callback not enqueued", "sdkappid", app, "command", body["CallbackCommand"], "err", err)
+		m.log.Warn("im: callback not enqueued", "sdkappid", app, "command", body["CallbackCommand"], "cause", im.Cause(err))
 	}
 }
 

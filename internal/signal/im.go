@@ -123,7 +123,7 @@ func (s *session) replyIMErr(id uint64, err error) {
 	case errors.Is(err, protocol.ErrInvalidIM), errors.Is(err, protocol.ErrBadFrame):
 		s.replyError(id, protocol.ErrCodeBadRequest, err.Error())
 	case im.Code(err) == im.CodeInternal:
-		s.h.log.Error("im request failed", "err", err)
+		s.h.log.Error("im request failed", "cause", im.Cause(err)) // no ids in logs
 		s.replyError(id, im.CodeInternal, "internal error; retry")
 	default:
 		s.replyError(id, im.Code(err), err.Error())
