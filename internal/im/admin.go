@@ -232,7 +232,9 @@ func (s *Service) RenameGroup(ctx context.Context, app uint32, actor, groupID, n
 	} else if !isManager(a) {
 		return fmt.Errorf("%w: only the owner or an admin renames", ErrPermissionDenied)
 	}
-	return storeErr(adm.SetIMGroupName(ctx, app, groupID, name), ErrGroupNotFound, nil)
+	err = adm.SetIMGroupName(ctx, app, groupID, name)
+	s.changed(app, groupID)
+	return storeErr(err, ErrGroupNotFound, nil)
 }
 
 // MembersPage returns up to limit members of an active group from offset

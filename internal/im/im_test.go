@@ -558,3 +558,42 @@ func TestPropertySyncExactlyOnce(t *testing.T) {
 		})
 	}
 }
+
+// Membership answers are cached for sends, but every change through the
+// service takes effect on the next send: mute, unmute, role, kick.
+func TestMemberCacheInvalidation(t *testing.T) {
+	s, _, ctx := setup(t, im.Options{})
+	if _, err := s.CreateGroup(ctx, app, "own", im.GroupSpec{ID: "g", Type: im.Public}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.InviteMember(ctx, app, "own", "g", "u"); err != nil {
+		t.Fatal(err)
+	}
+	send := func() error {
+		_, err := s.Send(ctx, app, "u", im.Target{Group: "g"}, text("x"))
+		return err
+	}
+	if err := send(); err != nil { // warms the cache
+		t.Fatal(err)
+	}
+	if err := s.MuteMember(ctx, app, "own", "g", "u", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, send(), im.ErrMuted, 10017)
+	if err := s.MuteMember(ctx, app, "own", "g", "u", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(); err != nil {
+		t.Fatalf("after unmute: %v", err)
+	}
+	if err := s.SetRole(ctx, app, "own", "g", "u", im.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.InviteMember(ctx, app, "u", "g", "v"); err != nil { // admins invite to Public groups
+		t.Fatalf("the new admin's invite: %v", err)
+	}
+	if err := s.KickMember(ctx, app, "own", "g", "u"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, send(), im.ErrNotMember, 10007)
+}

@@ -85,10 +85,14 @@ type Service struct {
 	opt    Options
 	log    *slog.Logger
 	mu     sync.Mutex
-	commit *committer                 // group commit of message appends
-	batch  []Event                    // the batch being committed: the committer goroutine only
-	lims   map[groupKey]*rate.Limiter // per-group send buckets
-	av     map[groupKey]int64         // AVChatRoom in-memory seq
+	commit *committer // group commit of message appends
+	// members caches member's answers; gens counts each group's
+	// membership changes (an entry of an older generation is stale).
+	members map[memberKey]memberEntry
+	gens    map[groupKey]uint64
+	batch   []Event                    // the batch being committed: the committer goroutine only
+	lims    map[groupKey]*rate.Limiter // per-group send buckets
+	av      map[groupKey]int64         // AVChatRoom in-memory seq
 }
 
 // New returns a Service over st.
@@ -125,7 +129,8 @@ func New(st store.IMStore, opt Options) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{st: st, opt: opt, log: log, commit: newCommitter(st, 0),
-		lims: map[groupKey]*rate.Limiter{}, av: map[groupKey]int64{}}
+		lims: map[groupKey]*rate.Limiter{}, av: map[groupKey]int64{},
+		members: map[memberKey]memberEntry{}, gens: map[groupKey]uint64{}}
 	s.commit.afterBatch = s.publishBatch
 	return s, nil
 }
@@ -199,7 +204,21 @@ func (s *Service) Group(ctx context.Context, app uint32, groupID string) (Group,
 }
 
 // member returns the active group and user's membership.
+//
+// Every group send checks membership, so answers are cached briefly
+// (memberCacheTTL): a membership change through this Service invalidates
+// its group at once; the TTL bounds what another process's change (a
+// second server) can leave stale.
 func (s *Service) member(ctx context.Context, app uint32, groupID, user string) (Group, Member, error) {
+	k, gk := memberKey{app, groupID, user}, groupKey{app, groupID}
+	now := s.opt.Now()
+	s.mu.Lock()
+	e, ok := s.members[k]
+	gen := s.gens[gk]
+	s.mu.Unlock()
+	if ok && e.gen == gen && now.Sub(e.at) < memberCacheTTL && !e.at.After(now) {
+		return e.g, e.m, nil
+	}
 	g, err := s.Group(ctx, app, groupID)
 	if err != nil {
 		return Group{}, Member{}, err
@@ -208,7 +227,41 @@ func (s *Service) member(ctx context.Context, app uint32, groupID, user string) 
 	if err != nil {
 		return Group{}, Member{}, storeErr(err, ErrNotMember, nil)
 	}
+	s.mu.Lock()
+	if s.gens[gk] == gen { // no change while we read
+		if len(s.members) >= memberCacheMax {
+			clear(s.members)
+		}
+		s.members[k] = memberEntry{g: g, m: m, gen: gen, at: now}
+	}
+	s.mu.Unlock()
 	return g, m, nil
+}
+
+// memberCacheTTL and memberCacheMax bound the membership cache.
+const (
+	memberCacheTTL = 2 * time.Second
+	memberCacheMax = 100_000
+)
+
+type memberKey struct {
+	app         uint32
+	group, user string
+}
+
+type memberEntry struct {
+	g   Group
+	m   Member
+	gen uint64
+	at  time.Time
+}
+
+// changed invalidates the cached memberships of a group; every mutation
+// of a group's members or roles calls it after the store.
+func (s *Service) changed(app uint32, groupID string) {
+	s.mu.Lock()
+	s.gens[groupKey{app, groupID}]++
+	s.mu.Unlock()
 }
 
 // Members lists an active group's members.
@@ -260,6 +313,7 @@ func (s *Service) JoinGroup(ctx context.Context, app uint32, user, groupID strin
 
 func (s *Service) addMember(ctx context.Context, app uint32, groupID, user string) (Member, error) {
 	m, err := s.st.AddIMMember(ctx, app, groupID, Member{UserID: user, Role: RoleMember, JoinedAt: s.opt.Now()})
+	s.changed(app, groupID)
 	return m, storeErr(err, ErrGroupNotFound, ErrAlreadyMember)
 }
 
@@ -336,7 +390,9 @@ func (s *Service) LeaveGroup(ctx context.Context, app uint32, user, groupID stri
 	if m.Role == RoleOwner {
 		return ErrOwnerCannotLeave
 	}
-	if err := s.st.RemoveIMMember(ctx, app, groupID, user); err != nil {
+	err = s.st.RemoveIMMember(ctx, app, groupID, user)
+	s.changed(app, groupID)
+	if err != nil {
 		return storeErr(err, ErrNotMember, nil)
 	}
 	s.membership(app, groupID, ChangeLeft, user)
@@ -368,7 +424,9 @@ func (s *Service) KickMember(ctx context.Context, app uint32, actor, groupID, us
 	if _, _, err := s.canManage(ctx, app, actor, groupID, user); err != nil {
 		return err
 	}
-	if err := s.st.RemoveIMMember(ctx, app, groupID, user); err != nil {
+	err := s.st.RemoveIMMember(ctx, app, groupID, user)
+	s.changed(app, groupID)
+	if err != nil {
 		return storeErr(err, ErrNotMember, nil)
 	}
 	s.membership(app, groupID, ChangeKicked, user)
@@ -386,7 +444,9 @@ func (s *Service) MuteMember(ctx context.Context, app uint32, actor, groupID, us
 	if d > 0 {
 		t.MutedUntil = s.opt.Now().Add(d)
 	}
-	return storeErr(s.st.UpdateIMMember(ctx, app, groupID, t), ErrNotMember, nil)
+	err = s.st.UpdateIMMember(ctx, app, groupID, t)
+	s.changed(app, groupID)
+	return storeErr(err, ErrNotMember, nil)
 }
 
 // SetRole makes user an admin or a member; owner only. Work and
@@ -413,7 +473,9 @@ func (s *Service) SetRole(ctx context.Context, app uint32, actor, groupID, user 
 		return storeErr(err, ErrNotMember, nil)
 	}
 	t.Role = role
-	return storeErr(s.st.UpdateIMMember(ctx, app, groupID, t), ErrNotMember, nil)
+	err = s.st.UpdateIMMember(ctx, app, groupID, t)
+	s.changed(app, groupID)
+	return storeErr(err, ErrNotMember, nil)
 }
 
 // DismissGroup ends a group; owner only.
@@ -435,7 +497,9 @@ func (s *Service) DismissGroup(ctx context.Context, app uint32, actor, groupID s
 	for i, m := range ms {
 		users[i] = m.UserID
 	}
-	if err := s.st.DismissIMGroup(ctx, app, groupID, s.opt.Now()); err != nil {
+	err = s.st.DismissIMGroup(ctx, app, groupID, s.opt.Now())
+	s.changed(app, groupID)
+	if err != nil {
 		return storeErr(err, ErrGroupNotFound, nil)
 	}
 	s.mu.Lock()
