@@ -51,6 +51,7 @@ const (
 	DefaultIMGroupRate       = 40
 	DefaultIMRecallWindow    = 2 * time.Minute
 	DefaultPushTokenTTL      = 60 * 24 * time.Hour
+	DefaultIMRetention       = 7 * 24 * time.Hour
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "text"
 
@@ -94,6 +95,10 @@ type IMConfig struct {
 	// BeforeSendDefaultAllow is the verdict when the callback times out or
 	// fails (true: deliver).
 	BeforeSendDefaultAllow bool `yaml:"before_send_default_allow"`
+	// Retention is how long message history is kept (RETAIN-3: the
+	// app's configured retention; 7 days, at least 1 day). The retention
+	// engine drops whole UTC days past it.
+	Retention time.Duration `yaml:"retention"`
 	// ReceiptGroupTypes are the group types with read receipts (C2C
 	// always has them); AVChatRoom and Community cannot (REFERENCE §2).
 	ReceiptGroupTypes []string `yaml:"receipt_group_types"`
@@ -163,6 +168,7 @@ func Default() Config {
 			RecallWindow:           DefaultIMRecallWindow,
 			BeforeSendDefaultAllow: true,
 			ReceiptGroupTypes:      []string{"Work", "Public", "Meeting"},
+			Retention:              DefaultIMRetention,
 			PushTokenTTL:           DefaultPushTokenTTL,
 		},
 		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
@@ -212,6 +218,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("im.before_send_default_allow", c.IM.BeforeSendDefaultAllow),
 		slog.Duration("im.push_token_ttl", c.IM.PushTokenTTL),
 		slog.Any("im.receipt_group_types", c.IM.ReceiptGroupTypes),
+		slog.Duration("im.retention", c.IM.Retention),
 		slog.String("log.level", c.Log.Level),
 		slog.String("log.format", c.Log.Format),
 	)

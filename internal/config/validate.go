@@ -84,6 +84,9 @@ func (c Config) Validate() error {
 			bad("im.receipt_group_types", strconv.Quote(t), "must be Work, Public or Meeting (AVChatRoom and Community have no read receipts)")
 		}
 	}
+	if c.IM.Retention < 24*time.Hour {
+		bad("im.retention", c.IM.Retention, `must be at least "24h" (history is dropped by whole days)`)
+	}
 	if c.IM.PushTokenTTL < time.Hour {
 		bad("im.push_token_ttl", c.IM.PushTokenTTL, `must be at least "1h"`)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,14 +34,11 @@ type messaging struct {
 	cfg     config.IMConfig
 	log     *slog.Logger
 	now     func() time.Time
-
-	stop chan struct{}
-	wg   sync.WaitGroup
 }
 
 func newMessaging(db *sqlite.DB, cfg config.IMConfig, hooks *webhooks, targets callbackTargets,
 	log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*messaging, error) {
-	m := &messaging{hooks: hooks, targets: targets, cfg: cfg, log: log, now: now, stop: make(chan struct{})}
+	m := &messaging{hooks: hooks, targets: targets, cfg: cfg, log: log, now: now}
 	caller, err := webhook.NewCaller(nil, nil, log, nil)
 	if err != nil {
 		return nil, err
@@ -65,38 +61,12 @@ func newMessaging(db *sqlite.DB, cfg config.IMConfig, hooks *webhooks, targets c
 	if err != nil {
 		return nil, err
 	}
-	m.wg.Add(1)
-	go m.expireTokens(db)
 	return m, nil
 }
 
 func (m *messaging) close() error {
-	close(m.stop)
-	m.wg.Wait()
 	m.hub.Close()
 	return m.svc.Close()
-}
-
-// expireTokens deletes push tokens not refreshed within the TTL, at start
-// and every six hours (everything stored has a retention limit).
-func (m *messaging) expireTokens(db *sqlite.DB) {
-	defer m.wg.Done()
-	t := time.NewTicker(6 * time.Hour)
-	defer t.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if n, err := db.DeleteIMPushTokensBefore(ctx, m.now().Add(-m.cfg.PushTokenTTL)); err != nil {
-			m.log.Warn("im: push token retention failed", "err", err)
-		} else if n > 0 {
-			m.log.Info("im: expired push tokens deleted", "tokens", n)
-		}
-		cancel()
-		select {
-		case <-t.C:
-		case <-m.stop:
-			return
-		}
-	}
 }
 
 // signalMessaging is what signaling sessions need.

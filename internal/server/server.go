@@ -23,6 +23,7 @@ import (
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/config"
+	"github.com/parley-rtc/parley/internal/retention"
 	"github.com/parley-rtc/parley/internal/room"
 	"github.com/parley-rtc/parley/internal/sfu"
 	"github.com/parley-rtc/parley/internal/signal"
@@ -155,6 +156,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.closers = append(s.closers, msg.close)
+	sweeper, err := NewRetention(local.DB, s.privacy.inventory, s.cfg, s.log, s.opts.Now)
+	if err != nil {
+		return err
+	}
+	sweeper.Start(retention.DefaultInterval)
+	s.closers = append(s.closers, func() error { sweeper.Close(); return nil })
 	s.signal.EnableMessaging(msg.signalMessaging(authz))
 
 	mux := http.NewServeMux()
