@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"usersig":    {"generate and verify TRTC-compatible UserSigs", UserSig},
 		"disclosure": {"generate privacy disclosures from the inventory", Disclosure},
 		"policy":     {"publish and list privacy policy versions; show the consent ledger", Policy},
+		"audit":      {"verify the Merkle audit log; print its checkpoint key", Audit},
 		"retention":  {"run the retention sweep now, or show each store's oldest record against its limit", Retention},
 		"bench":      {"run benchmarks against a server (sfu)", Bench},
 		"device":     {"run a field-device agent from an init config", Device},
