@@ -86,5 +86,7 @@ type Store interface {
 	IMStore
 	IMAdminStore
 	IMPushStore
+	RetentionStore
+	AuditLogStore
 	Close() error
 }
