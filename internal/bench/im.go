@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -19,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/parley-rtc/parley/internal/auth"
@@ -302,66 +300,11 @@ func startIMChild(ctx context.Context, o IMOptions) (imTarget, error) {
 		_ = os.RemoveAll(root)
 		return imTarget{}, fmt.Errorf("%w: %w", ErrServer, err)
 	}
-	cmd := exec.Command(o.ServerBinary, "serve", "--config", cfgFile, "--data", filepath.Join(root, "data"),
-		"--listen", "127.0.0.1:0", "--udp-port", "0", "--log-level", "warn")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PARLEY_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
+	tg, pid, err := spawnServe(ctx, o.ServerBinary, root, []string{"--config", cfgFile, "--data", filepath.Join(root, "data")}, true)
+	if err != nil {
+		return imTarget{}, err
 	}
-	killWithParent(cmd)
-	stderr := &tailBuffer{}
-	cmd.Stderr = stderr
-	out := newBannerWriter()
-	cmd.Stdout = out
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		_ = os.RemoveAll(root)
-		return imTarget{}, fmt.Errorf("%w: start %s: %w", ErrServer, o.ServerBinary, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	pid := cmd.Process.Pid
-	stop := func(ctx context.Context) error {
-		defer os.RemoveAll(root)
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			_ = cmd.Process.Kill()
-		}
-		t := time.NewTimer(serverStopTimeout)
-		defer t.Stop()
-		select {
-		case err := <-exited:
-			return childExitErr(err)
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("%w: server did not stop within %s; killed", ErrServer, serverStopTimeout)
-	}
-	t := time.NewTimer(serverStartTimeout)
-	defer t.Stop()
-	select {
-	case b := <-out.ready:
-		return imTarget{
-			target: target{
-				url: b.url, appID: b.appID, key: b.key,
-				cpu:       func() (cpuTimes, error) { return procCPU(pid) },
-				cpuMethod: CPUChildProcStat,
-				stop:      stop,
-			},
-			pid: pid, rssMethod: "child-proc-status",
-		}, nil
-	case err := <-exited:
-		_ = os.RemoveAll(root)
-		return imTarget{}, fmt.Errorf("%w: server exited before its banner (%v): %s", ErrServer, err, stderr)
-	case <-t.C:
-		_ = stop(context.Background())
-		return imTarget{}, fmt.Errorf("%w: no banner within %s: %s", ErrServer, serverStartTimeout, stderr)
-	case <-ctx.Done():
-		_ = stop(context.Background())
-		return imTarget{}, ctx.Err()
-	}
+	return imTarget{target: tg, pid: pid, rssMethod: "child-proc-status"}, nil
 }
 
 // parseVmRSS returns VmRSS in bytes from the contents of

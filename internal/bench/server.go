@@ -210,14 +210,27 @@ func startChild(ctx context.Context, o Options) (target, error) {
 	if err != nil {
 		return target{}, fmt.Errorf("%w: %w", ErrServer, err)
 	}
-	cmd := exec.Command(o.ServerBinary, "serve", "--data", dir,
-		"--listen", "127.0.0.1:0", "--udp-port", "0", "--log-level", "warn")
+	tg, _, err := spawnServe(ctx, o.ServerBinary, dir, []string{"--data", dir}, false)
+	return tg, err
+}
+
+// spawnServe starts `<binary> serve <args>` on ephemeral loopback ports
+// and waits for its banner. root is the run's temporary directory: it is
+// removed when the server stops or fails to start. dieWithParent kills the
+// child if the bench process dies first (Linux). It returns the child's
+// pid with the target.
+func spawnServe(ctx context.Context, binary, root string, args []string, dieWithParent bool) (target, int, error) {
+	args = append(append([]string{"serve"}, args...), "--listen", "127.0.0.1:0", "--udp-port", "0", "--log-level", "warn")
+	cmd := exec.Command(binary, args...)
 	// A clean environment for the server: PARLEY_CONFIG or PARLEY_KEK from
 	// the operator's shell would make runs differ between machines.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PARLEY_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	if dieWithParent {
+		killWithParent(cmd)
 	}
 	stderr := &tailBuffer{}
 	cmd.Stderr = stderr
@@ -227,14 +240,14 @@ func startChild(ctx context.Context, o Options) (target, error) {
 	// the copy to out would block Wait until that holder exits.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return target{}, fmt.Errorf("%w: start %s: %w", ErrServer, o.ServerBinary, err)
+		_ = os.RemoveAll(root)
+		return target{}, 0, fmt.Errorf("%w: start %s: %w", ErrServer, binary, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	pid := cmd.Process.Pid
 	stop := func(ctx context.Context) error {
-		defer os.RemoveAll(dir)
+		defer os.RemoveAll(root)
 		// SIGTERM is serve's graceful shutdown (as is SIGINT): every
 		// participant gets exit_room and the store is closed cleanly. It
 		// is the supervisor's signal, and unlike SIGINT it is never
@@ -264,16 +277,16 @@ func startChild(ctx context.Context, o Options) (target, error) {
 			cpu:       func() (cpuTimes, error) { return procCPU(pid) },
 			cpuMethod: CPUChildProcStat,
 			stop:      stop,
-		}, nil
+		}, pid, nil
 	case err := <-exited:
-		_ = os.RemoveAll(dir)
-		return target{}, fmt.Errorf("%w: server exited before its banner (%v): %s", ErrServer, err, stderr)
+		_ = os.RemoveAll(root)
+		return target{}, 0, fmt.Errorf("%w: server exited before its banner (%v): %s", ErrServer, err, stderr)
 	case <-t.C:
 		_ = stop(context.Background())
-		return target{}, fmt.Errorf("%w: no banner within %s: %s", ErrServer, serverStartTimeout, stderr)
+		return target{}, 0, fmt.Errorf("%w: no banner within %s: %s", ErrServer, serverStartTimeout, stderr)
 	case <-ctx.Done():
 		_ = stop(context.Background())
-		return target{}, ctx.Err()
+		return target{}, 0, ctx.Err()
 	}
 }
 
