@@ -237,10 +237,7 @@ func (s *session) imCleanup() {
 
 func (s *session) imSend(ctx context.Context, env protocol.Envelope, st *imState) (any, error) {
 	var req protocol.IMSend
-	if err := protocol.DecodeData(env, &req); err != nil {
-		return nil, err
-	}
-	if err := req.Validate(); err != nil {
+	if err := decodeRequest(env, &req); err != nil {
 		return nil, err
 	}
 	els, err := im.DecodeElements(req.Elements)
@@ -256,6 +253,17 @@ func (s *session) imSend(ctx context.Context, env protocol.Envelope, st *imState
 	return protocol.IMSent{Conv: string(stored.Conv), Seq: stored.Seq, At: stored.At.UnixMilli(), Duplicate: stored.Duplicate}, nil
 }
 
+// request is an IM request with a shape check.
+type request interface{ Validate() error }
+
+// decodeRequest decodes env's data into req strictly and checks its shape.
+func decodeRequest(env protocol.Envelope, req request) error {
+	if err := protocol.DecodeData(env, req); err != nil {
+		return err
+	}
+	return req.Validate()
+}
+
 func wireRecords(rs []im.Record) []protocol.IMMessage {
 	out := make([]protocol.IMMessage, len(rs))
 	for i, r := range rs {
@@ -266,10 +274,7 @@ func wireRecords(rs []im.Record) []protocol.IMMessage {
 
 func (s *session) imSync(ctx context.Context, env protocol.Envelope, st *imState) (any, error) {
 	var req protocol.IMSync
-	if err := protocol.DecodeData(env, &req); err != nil {
-		return nil, err
-	}
-	if err := req.Validate(); err != nil {
+	if err := decodeRequest(env, &req); err != nil {
 		return nil, err
 	}
 	conv, err := im.ParseConv(req.Conv)
@@ -289,10 +294,7 @@ func (s *session) imSync(ctx context.Context, env protocol.Envelope, st *imState
 
 func (s *session) imHistory(ctx context.Context, env protocol.Envelope, st *imState) (any, error) {
 	var req protocol.IMHistory
-	if err := protocol.DecodeData(env, &req); err != nil {
-		return nil, err
-	}
-	if err := req.Validate(); err != nil {
+	if err := decodeRequest(env, &req); err != nil {
 		return nil, err
 	}
 	conv, err := im.ParseConv(req.Conv)
@@ -322,10 +324,7 @@ func (s *session) imConvs(ctx context.Context, st *imState) (any, error) {
 // one message.
 func (s *session) imMessageOp(ctx context.Context, env protocol.Envelope, st *imState) (any, error) {
 	var req protocol.IMRead
-	if err := protocol.DecodeData(env, &req); err != nil {
-		return nil, err
-	}
-	if err := req.Validate(); err != nil {
+	if err := decodeRequest(env, &req); err != nil {
 		return nil, err
 	}
 	conv, err := im.ParseConv(req.Conv)
@@ -387,10 +386,7 @@ func (s *session) imExt(ctx context.Context, env protocol.Envelope, st *imState)
 
 func (s *session) imPushToken(ctx context.Context, env protocol.Envelope, st *imState) (any, error) {
 	var req protocol.IMPushToken
-	if err := protocol.DecodeData(env, &req); err != nil {
-		return nil, err
-	}
-	if err := req.Validate(); err != nil {
+	if err := decodeRequest(env, &req); err != nil {
 		return nil, err
 	}
 	if !st.scope.Switches[pushTokenSwitch] {
@@ -518,10 +514,7 @@ func (s *session) handleRoomChat(env protocol.Envelope) {
 // imGroup serves im_group operations.
 func (s *session) imGroup(ctx context.Context, env protocol.Envelope, st *imState) (any, error) {
 	var req protocol.IMGroupOp
-	if err := protocol.DecodeData(env, &req); err != nil {
-		return nil, err
-	}
-	if err := req.Validate(); err != nil {
+	if err := decodeRequest(env, &req); err != nil {
 		return nil, err
 	}
 	svc, app, me := s.h.im.Service, st.app, st.user
