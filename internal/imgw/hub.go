@@ -199,7 +199,7 @@ func (h *Hub) Logout(ctx context.Context, app uint32, user, deviceID string) err
 func (h *Hub) Publish(ev im.Event) {
 	switch ev.Kind {
 	case im.EventMessage:
-		h.publishMessage(ev)
+		h.PublishBatch([]im.Event{ev}) // a batch of one: the same delivery path
 	case im.EventRecall:
 		h.notify(ev, protocol.TypeIMRecalled, Wire(ev.Message, nil, ""))
 	case im.EventRead:
@@ -293,13 +293,18 @@ func (h *Hub) PublishBatch(evs []im.Event) {
 			h.Publish(ev)
 			continue
 		}
-		b, users, offline := h.prepare(ev)
+		b, users := h.encode(ev)
 		if b == nil {
 			continue
 		}
+		var offline []string // push candidates: recipients without a connection, never the sender
 		h.mu.Lock()
 		for _, u := range users {
-			for c := range h.online[userKey{ev.App, u}] {
+			conns := h.online[userKey{ev.App, u}]
+			if len(conns) == 0 && u != ev.Message.Sender {
+				offline = append(offline, u)
+			}
+			for c := range conns {
 				ch := per[c]
 				if ch == nil {
 					ch = &chunk{}
@@ -328,44 +333,17 @@ func (h *Hub) PublishBatch(evs []im.Event) {
 	h.m.delivered.Add(float64(delivered))
 }
 
-// prepare encodes a message event and returns its recipients and those
-// of them who are offline (push candidates; never the sender).
-func (h *Hub) prepare(ev im.Event) ([]byte, []string, []string) {
+// encode encodes a message event once and returns it with its
+// recipients.
+func (h *Hub) encode(ev im.Event) ([]byte, []string) {
 	w := Wire(ev.Message, ev.Body, ev.ClientMsgID)
 	w.Live = ev.GroupType == im.AVChatRoom
 	b, err := json.Marshal(w)
 	if err != nil {
 		h.log.Error("imgw: encode message", "err", err)
-		return nil, nil, nil
+		return nil, nil
 	}
-	users := h.recipients(ev)
-	var offline []string
-	h.mu.Lock()
-	for _, u := range users {
-		if len(h.online[userKey{ev.App, u}]) == 0 && u != ev.Message.Sender {
-			offline = append(offline, u)
-		}
-	}
-	h.mu.Unlock()
-	return b, users, offline
-}
-
-func (h *Hub) publishMessage(ev im.Event) {
-	b, users, offline := h.prepare(ev)
-	if b == nil {
-		return
-	}
-	delivered := 0
-	h.mu.Lock()
-	for _, u := range users {
-		for c := range h.online[userKey{ev.App, u}] {
-			c.DeliverIM(b) // non-blocking enqueue
-			delivered++
-		}
-	}
-	h.mu.Unlock()
-	h.m.delivered.Add(float64(delivered))
-	h.queuePushes(ev, offline)
+	return b, h.recipients(ev)
 }
 
 // queuePushes hands offline recipients to the push worker. AVChatRoom has
