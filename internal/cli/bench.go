@@ -172,35 +172,53 @@ func benchSFU(ctx context.Context, args []string, env Env) int {
 		Duration: f.duration, WarmupTimeout: f.warmup, RoomID: f.room.v,
 		Progress: env.Stderr,
 	}
-	if f.spawn {
-		// The running parley binary is the server binary: its `serve`
-		// runs as a child so the server's CPU time excludes the clients.
-		exe, err := os.Executable()
-		if err != nil {
-			return fail(env, "bench: locate the parley binary: %v", err)
-		}
-		o.ServerBinary = exe
+	exe, prof, code := benchSetup(env, f.spawn, f.cpuProfile)
+	if code != ExitOK {
+		return code
 	}
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
-		if err != nil {
-			return fail(env, "bench: %v", err)
-		}
-		defer pf.Close()
-		o.CPUProfile = pf
+	if prof != nil {
+		defer prof.Close()
+		o.CPUProfile = prof
 	}
+	o.ServerBinary = exe
 	res, err := bench.RunSFU(ctx, o)
+	return benchReport(env, "sfu", res, err, f.json, printBenchTable)
+}
+
+// benchSetup resolves what a spawning bench needs: the running parley
+// binary is the server binary (its `serve` runs as a child so the server's
+// CPU time excludes the clients), and the CPU profile file, if asked for
+// (the caller closes it). code is ExitOK unless one failed.
+func benchSetup(env Env, spawn bool, cpuProfile string) (exe string, prof *os.File, code int) {
+	if spawn {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return "", nil, fail(env, "bench: locate the parley binary: %v", err)
+		}
+	}
+	if cpuProfile != "" {
+		var err error
+		if prof, err = os.Create(cpuProfile); err != nil {
+			return "", nil, fail(env, "bench: %v", err)
+		}
+	}
+	return exe, prof, ExitOK
+}
+
+// benchReport prints a bench's result (JSON or the table) or its error:
+// invalid options are a usage error.
+func benchReport[R any](env Env, name string, res R, err error, asJSON bool, table func(io.Writer, R)) int {
 	if err != nil {
 		if errors.Is(err, bench.ErrInvalidOptions) {
-			fmt.Fprintf(env.Stderr, "parley bench sfu: %v\n", err)
+			fmt.Fprintf(env.Stderr, "parley bench %s: %v\n", name, err)
 			return ExitUsage
 		}
-		return fail(env, "bench sfu: %v", err)
+		return fail(env, "bench %s: %v", name, err)
 	}
-	if f.json {
+	if asJSON {
 		return writeJSON(env, res)
 	}
-	printBenchTable(env.Stdout, res)
+	table(env.Stdout, res)
 	return ExitOK
 }
 
@@ -338,34 +356,17 @@ func benchIM(ctx context.Context, args []string, env Env) int {
 		LoginConcurrency: f.loginConc, LoginTimeout: f.loginWait, DrainTimeout: f.drain,
 		Progress: env.Stderr,
 	}
-	if f.spawn {
-		exe, err := os.Executable()
-		if err != nil {
-			return fail(env, "bench: locate the parley binary: %v", err)
-		}
-		o.ServerBinary = exe
+	exe, prof, code := benchSetup(env, f.spawn, f.cpuProfile)
+	if code != ExitOK {
+		return code
 	}
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
-		if err != nil {
-			return fail(env, "bench: %v", err)
-		}
-		defer pf.Close()
-		o.CPUProfile = pf
+	if prof != nil {
+		defer prof.Close()
+		o.CPUProfile = prof
 	}
+	o.ServerBinary = exe
 	res, err := bench.RunIM(ctx, o)
-	if err != nil {
-		if errors.Is(err, bench.ErrInvalidOptions) {
-			fmt.Fprintf(env.Stderr, "parley bench im: %v\n", err)
-			return ExitUsage
-		}
-		return fail(env, "bench im: %v", err)
-	}
-	if f.json {
-		return writeJSON(env, res)
-	}
-	printBenchIMTable(env.Stdout, res)
-	return ExitOK
+	return benchReport(env, "im", res, err, f.json, printBenchIMTable)
 }
 
 // printBenchIMTable prints an IMResult for people.
