@@ -130,22 +130,11 @@ func getenv(env Env, name string) string {
 // resolvePaths finds the data directory and key file the way the server
 // does, so both sides of a deployment agree on them.
 func resolvePaths(f appFlags, env Env) (dataDir, kekFile string, err error) {
-	dataDir, kekFile = config.DefaultDataDir, ""
-	cfgPath := f.config
-	if cfgPath == "" {
-		cfgPath = getenv(env, config.EnvConfig)
+	c, err := configFile(f, env)
+	if err != nil {
+		return "", "", err
 	}
-	if cfgPath != "" {
-		b, err := os.ReadFile(cfgPath)
-		if err != nil {
-			return "", "", fmt.Errorf("%w: %w", config.ErrFile, err)
-		}
-		c, err := config.ParseYAML(b)
-		if err != nil {
-			return "", "", fmt.Errorf("%s: %w", cfgPath, err)
-		}
-		dataDir, kekFile = c.DataDir, c.KEKFile
-	}
+	dataDir, kekFile = c.DataDir, c.KEKFile
 	if v := strings.TrimSpace(getenv(env, config.EnvData)); v != "" {
 		dataDir = v
 	}
@@ -156,6 +145,28 @@ func resolvePaths(f appFlags, env Env) (dataDir, kekFile string, err error) {
 		kekFile = f.kekFile
 	}
 	return dataDir, kekFile, nil
+}
+
+// configFile is the server configuration a command was pointed at
+// (--config, else $PARLEY_CONFIG), over the defaults; the defaults alone
+// when there is none.
+func configFile(f appFlags, env Env) (config.Config, error) {
+	cfgPath := f.config
+	if cfgPath == "" {
+		cfgPath = getenv(env, config.EnvConfig)
+	}
+	if cfgPath == "" {
+		return config.Default(), nil
+	}
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return config.Config{}, fmt.Errorf("%w: %w", config.ErrFile, err)
+	}
+	c, err := config.ParseYAML(b)
+	if err != nil {
+		return config.Config{}, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	return c, nil
 }
 
 // localPaths resolves the data directory, key file and database path.

@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
-	"github.com/parley-rtc/parley/internal/config"
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/retention"
 	"github.com/parley-rtc/parley/internal/server"
@@ -60,15 +58,9 @@ func retentionCmd(ctx context.Context, sub string, args []string, env Env) int {
 	if code, done := parseFlags(fs, args, env); done {
 		return code
 	}
-	cfg := config.Default()
-	if path := firstNonEmpty(f.config, getenv(env, config.EnvConfig)); path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return fail(env, "retention %s: %v", sub, err)
-		}
-		if cfg, err = config.ParseYAML(b); err != nil {
-			return fail(env, "retention %s: %s: %v", sub, path, err)
-		}
+	cfg, err := configFile(f, env)
+	if err != nil {
+		return fail(env, "retention %s: %v", sub, err)
 	}
 	_, _, dbPath, err := localPaths(f, env, false)
 	if err != nil {
@@ -132,13 +124,4 @@ func retentionCmd(ctx context.Context, sub string, args []string, env Env) int {
 		return fail(env, "retention run: %v", err)
 	}
 	return ExitOK
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
