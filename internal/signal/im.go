@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parley-rtc/parley/internal/im"
@@ -568,7 +569,7 @@ func (s *session) imGroup(ctx context.Context, env protocol.Envelope, st *imStat
 		if err != nil {
 			return nil, err
 		}
-		if !isMember(ms, me) {
+		if !slices.ContainsFunc(ms, func(m im.Member) bool { return m.UserID == me }) {
 			return nil, im.ErrNotMember
 		}
 		out := protocol.IMGroupResult{Group: groupInfo(g)}
@@ -583,15 +584,6 @@ func (s *session) imGroup(ctx context.Context, env protocol.Envelope, st *imStat
 		}
 		return out, nil
 	}
-}
-
-func isMember(ms []im.Member, user string) bool {
-	for _, m := range ms {
-		if m.UserID == user {
-			return true
-		}
-	}
-	return false
 }
 
 func groupInfo(g im.Group) *protocol.IMGroupInfo {

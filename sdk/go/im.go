@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -497,19 +498,9 @@ func (m *Messenger) synced(sig *signaler, r syncResult) {
 	if len(cs.held) > 0 {
 		// The server has nothing between the cursor and what is held
 		// (e.g. a retention drop): take the held messages in order.
-		for _, seq := range slices.Sorted(mapKeys(cs.held)) {
+		for _, seq := range slices.Sorted(maps.Keys(cs.held)) {
 			m.advance(cs, cs.held[seq])
 			delete(cs.held, seq)
-		}
-	}
-}
-
-func mapKeys(h map[int64]IMMessage) func(func(int64) bool) {
-	return func(yield func(int64) bool) {
-		for k := range h {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }
@@ -560,11 +551,7 @@ func (m *Messenger) caughtUp(sig *signaler, list []protocol.IMConversation) {
 func (m *Messenger) Cursors() map[string]int64 {
 	m.cursorsMu.Lock()
 	defer m.cursorsMu.Unlock()
-	out := make(map[string]int64, len(m.cursors))
-	for k, v := range m.cursors {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m.cursors)
 }
 
 func (m *Messenger) emit(f func(l *IMListener)) { f(&m.l) }
