@@ -19,6 +19,7 @@ import (
 	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -70,7 +71,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db, err := sqlite.Open(testContext(t), filepath.Join(t.TempDir(), "parley.db"), nil)
+	db, err := sqlite.Open(testContext(t), filepath.Join(t.TempDir(), "parley.db"), sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,13 +516,9 @@ func TestOpenLocal(t *testing.T) {
 	// A PARLEY_KEK that is not the key the secrets were sealed with is
 	// reported as such, not as corruption.
 	envKEK := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
-	svc, closeFn, err = OpenLocal(ctx, dir, envKEK, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeFn()
-	if _, err := svc.SecretKey(ctx, a.SDKAppID); !errors.Is(err, ErrWrongKEK) {
-		t.Fatalf("env KEK: err = %v, want ErrWrongKEK", err)
+	// The keystore, sealed by the first key, says so at open.
+	if _, _, err = OpenLocal(ctx, dir, envKEK, nil); !errors.Is(err, keyring.ErrWrongKEK) {
+		t.Fatalf("env KEK: err = %v, want keyring.ErrWrongKEK", err)
 	}
 
 	if _, _, err := OpenLocal(ctx, dir, "bad", nil); !errors.Is(err, keyring.ErrInvalidKEK) {

@@ -46,7 +46,11 @@ func OpenLocalStores(ctx context.Context, o LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: open: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(o.DataDir, DBFile), o.Logger)
+	db, err := sqlite.Open(ctx, filepath.Join(o.DataDir, DBFile), sqlite.Options{
+		Logger:   o.Logger,
+		KEK:      kek,
+		Keystore: keyring.KeystoreOptions{Now: o.Now},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("app: open: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -46,7 +47,7 @@ type testLog struct {
 
 func openLog(t *testing.T, path string) *testLog {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), path, nil)
+	db, err := sqlite.Open(t.Context(), path, sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,13 +69,13 @@ func RunTelemetry(ctx context.Context, o TelemetryOptions) (TelemetryResult, err
 	if err != nil {
 		return TelemetryResult{}, err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(o.DataDir, "telemetry-bench.db"), nil)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	db, err := sqlite.Open(ctx, filepath.Join(o.DataDir, "telemetry-bench.db"), sqlite.Options{KEK: key})
 	if err != nil {
 		return TelemetryResult{}, err
 	}
 	defer db.Close()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	svc, err := telemetry.New(telemetry.Config{Inventory: inv, Store: db, PseudonymKey: key})
 	if err != nil {
 		return TelemetryResult{}, err

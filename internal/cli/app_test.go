@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-rtc/parley/internal/app"
+	"github.com/parley-rtc/parley/internal/keyring"
+	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
 
 // appRun runs `parley app ARGS` in-process with the given environment.
@@ -238,4 +242,14 @@ func TestAppUsageErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "nope")); !os.IsNotExist(err) {
 		t.Error("list created a data directory")
 	}
+}
+
+// openDataDB opens the database of a data directory made by the CLI, with
+// the key the CLI created there, as the server would.
+func openDataDB(ctx context.Context, data string) (*sqlite.DB, error) {
+	kek, err := keyring.LoadOrCreateKEK(filepath.Join(data, app.KEKFile), "")
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, filepath.Join(data, app.DBFile), sqlite.Options{KEK: kek})
 }

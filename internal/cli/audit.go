@@ -125,7 +125,9 @@ func auditVerify(ctx context.Context, args []string, env Env) int {
 	if err != nil {
 		return fail(env, "audit verify: %v", err)
 	}
-	db, err := sqlite.Open(ctx, dbPath, cliLogger(env))
+	// No key-encryption key: verification reads only the log's tables,
+	// and a published verifier key is all an outside auditor has.
+	db, err := sqlite.Open(ctx, dbPath, sqlite.Options{Logger: cliLogger(env)})
 	if err != nil {
 		return fail(env, "audit verify: %v", err)
 	}

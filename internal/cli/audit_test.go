@@ -16,7 +16,6 @@ import (
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/keyring"
-	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
 
 // auditRun runs `parley audit ARGS` in-process.
@@ -56,7 +55,7 @@ func newAuditData(t *testing.T, n int) (data, vkey string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(t.Context(), filepath.Join(data, app.DBFile), nil)
+	db, err := openDataDB(t.Context(), data)
 	if err != nil {
 		t.Fatal(err)
 	}

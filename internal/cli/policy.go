@@ -95,15 +95,12 @@ func (f *timeFlag) Set(s string) error {
 // that the app exists, runs fn with the consent service and closes the
 // database, reporting a close failure as a failure of the command.
 func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32, fn func(*consent.Service) int) int {
-	_, _, dbPath, err := localPaths(f, env, false)
-	if err != nil {
-		return fail(env, "policy %s: %v", sub, err)
-	}
 	logger := cliLogger(env)
-	db, err := sqlite.Open(ctx, dbPath, logger)
+	l, err := openLocal(ctx, f, env, false)
 	if err != nil {
 		return fail(env, "policy %s: %v", sub, err)
 	}
+	db := l.DB
 	code := func() int {
 		if _, err := db.GetApp(ctx, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -113,7 +110,7 @@ func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32
 		}
 		return fn(consent.New(db, db, consent.Options{Logger: logger, Now: cliClock(env)}))
 	}()
-	if err := db.Close(); err != nil {
+	if err := l.Close(); err != nil {
 		return fail(env, "policy %s: close database: %v", sub, err)
 	}
 	return code

@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/privacy/consent"
-	"github.com/parley-rtc/parley/internal/store/sqlite"
 	"github.com/parley-rtc/parley/protocol"
 )
 
@@ -141,7 +139,7 @@ func TestPolicyLedger(t *testing.T) {
 
 	// Record decisions the way the server will, through the same file.
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(data, app.DBFile), nil)
+	db, err := openDataDB(ctx, data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/retention"
 	"github.com/parley-rtc/parley/internal/server"
-	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
 
 // Retention runs the retention engine on demand:
@@ -62,19 +61,16 @@ func retentionCmd(ctx context.Context, sub string, args []string, env Env) int {
 	if err != nil {
 		return fail(env, "retention %s: %v", sub, err)
 	}
-	_, _, dbPath, err := localPaths(f, env, false)
-	if err != nil {
-		return fail(env, "retention %s: %v", sub, err)
-	}
 	inv, err := inventory.Default()
 	if err != nil {
 		return fail(env, "retention %s: %v", sub, err)
 	}
-	db, err := sqlite.Open(ctx, dbPath, cliLogger(env))
+	l, err := openLocal(ctx, f, env, false)
 	if err != nil {
 		return fail(env, "retention %s: %v", sub, err)
 	}
-	defer db.Close()
+	defer l.Close()
+	db := l.DB
 	eng, err := server.NewRetention(db, inv, cfg, cliLogger(env), cliClock(env))
 	if err != nil {
 		return fail(env, "retention %s: %v", sub, err)

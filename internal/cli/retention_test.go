@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/store"
-	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
 
 func retentionRun(t *testing.T, now time.Time, args ...string) (int, string, string) {
@@ -28,7 +26,7 @@ func retentionRun(t *testing.T, now time.Time, args ...string) (int, string, str
 func TestRetentionCommands(t *testing.T) {
 	data := newPolicyApp(t)
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(data, app.DBFile), nil)
+	db, err := openDataDB(ctx, data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 )
 
 // Leaks are checked for the whole test binary by TestMain in im_test.go
@@ -55,7 +56,7 @@ func openCommitStore(tb testing.TB) (*sqlite.DB, context.Context) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), 60*time.Second)
 	tb.Cleanup(cancel)
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "im.db"), nil)
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "im.db"), sqlitetest.Options())
 	if err != nil {
 		tb.Fatal(err)
 	}

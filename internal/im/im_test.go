@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-rtc/parley/internal/im"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,7 +34,7 @@ func setup(t *testing.T, opt im.Options) (*im.Service, *clock, context.Context) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	t.Cleanup(cancel)
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "im.db"), nil)
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "im.db"), sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-rtc/parley/internal/imgw"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 	"github.com/parley-rtc/parley/protocol"
 )
 
@@ -75,7 +76,7 @@ func (p *pusher) Push(_ context.Context, n imgw.Notice) error {
 func setup(t *testing.T) (*im.Service, *imgw.Hub, *sqlite.DB, *pusher) {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "im.db"), nil)
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "im.db"), sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,4 +14,7 @@ var (
 	// ErrDecrypt means authentication failed: the sealed value was
 	// altered, sealed under another key, or bound to other associated data.
 	ErrDecrypt = errors.New("keyring: decryption failed")
+	// ErrWrongKEK means the keystore was sealed by a different
+	// key-encryption key than the one configured.
+	ErrWrongKEK = errors.New("keyring: keystore sealed with another key-encryption key")
 )

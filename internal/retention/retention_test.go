@@ -13,6 +13,7 @@ import (
 	"github.com/parley-rtc/parley/internal/retention"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -55,7 +56,7 @@ func seed(t *testing.T, ctx context.Context, db *sqlite.DB, at time.Time, tag st
 // limit. proves RETAIN-1, RETAIN-3
 func TestSweepAfterTimeTravel(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "parley.db"), nil)
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "parley.db"), sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-rtc/parley/internal/im"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 )
 
 const fuzzApp = 1400000001
@@ -27,7 +28,7 @@ func fuzzIMREST(tb testing.TB) *imREST {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "im.db"), nil)
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "im.db"), sqlitetest.Options())
 	if err != nil {
 		tb.Fatal(err)
 	}

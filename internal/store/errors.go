@@ -9,4 +9,7 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict means a row with the same unique key already exists.
 	ErrConflict = errors.New("store: conflict")
+	// ErrErased means a value was sealed under a subject key that has been
+	// destroyed (crypto-shredded, RIGHTS-3): it can never be read again.
+	ErrErased = errors.New("store: subject erased")
 )

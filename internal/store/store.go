@@ -88,5 +88,6 @@ type Store interface {
 	IMPushStore
 	RetentionStore
 	AuditLogStore
+	SubjectKeyStore
 	Close() error
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 	"github.com/parley-rtc/parley/protocol"
 )
 
@@ -31,7 +32,7 @@ func newBenchService(t testing.TB) (*Service, *sqlite.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), nil)
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 	"go.uber.org/goleak"
 )
 
@@ -127,7 +128,7 @@ func (m mapTargets) Target(_ context.Context, app uint32) (Target, bool, error) 
 
 func openDB(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), path, nil)
+	db, err := sqlite.Open(context.Background(), path, sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 	"github.com/parley-rtc/parley/protocol"
 )
 
@@ -59,7 +60,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "parley.db")
-	db, err := sqlite.Open(testContext(t), path, nil)
+	db, err := sqlite.Open(testContext(t), path, sqlitetest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,7 +178,7 @@ func TestTwoHandlesOneFile(t *testing.T) {
 	dir := t.TempDir()
 	ctx := testContext(t)
 	open := func() *DB {
-		db, err := Open(ctx, dir+"/parley.db", nil)
+		db, err := Open(ctx, dir+"/parley.db", testOptions())
 		if err != nil {
 			t.Fatal(err)
 		}

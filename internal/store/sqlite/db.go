@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
+	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -32,13 +35,37 @@ type DB struct {
 	logger *slog.Logger
 	// appendStmts are the IM append statements, prepared on write.
 	appendStmts map[string]*sql.Stmt
+	// keys seals personal fields with per-subject data keys.
+	keys *subjectKeys
 }
+
+// Options configure Open.
+type Options struct {
+	Logger *slog.Logger
+	// KEK is the 32-byte key-encryption key. It seals the keystore's
+	// epoch keys and derives the blind-index key. Without it the database
+	// opens for its non-personal tables only (audit verification): every
+	// read or write of a personal field fails with ErrNoKEK.
+	KEK []byte
+	// KeystorePath is the keystore file (epoch keys); default
+	// "keystore/epochs.json" beside the database. It must not be backed
+	// up with the database for longer than the keystore window: that is
+	// what makes erasure reach backups (docs/privacy.md).
+	KeystorePath string
+	// Keystore sets the clock, rotation interval and window.
+	Keystore keyring.KeystoreOptions
+}
+
+// KeystoreFile is the default keystore path relative to the database's
+// directory.
+const KeystoreFile = "keystore/epochs.json"
 
 var _ store.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database file at path and applies any
-// pending migrations. The parent directory must exist.
-func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+// pending migrations, and the keystore. The parent directory must exist.
+func Open(ctx context.Context, path string, o Options) (*DB, error) {
+	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -49,9 +76,21 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The keystore goes beside the database: its directory must exist,
+	// as the database's must.
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%w: %q: parent directory missing", ErrBadPath, path)
+	}
+	keys, err := openSubjectKeys(path, o)
+	if err != nil {
+		return nil, err
+	}
 	common := "_pragma=busy_timeout(" + fmt.Sprint(busyTimeoutMS) + ")" +
 		"&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)"
+		"&_pragma=synchronous(NORMAL)" +
+		// Deleted content is overwritten, not left in free pages: an
+		// erased subject's rows must not survive in the file (RIGHTS-3).
+		"&_pragma=secure_delete(1)"
 
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction
 	// never fails half-way trying to upgrade a read lock (SQLITE_BUSY
@@ -94,7 +133,30 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	return &DB{write: w, read: r, logger: logger, appendStmts: stmts}, nil
+	return &DB{write: w, read: r, logger: logger, appendStmts: stmts, keys: keys}, nil
+}
+
+func openSubjectKeys(path string, o Options) (*subjectKeys, error) {
+	if o.KEK == nil {
+		return nil, nil
+	}
+	idx, err := keyring.NewBlindIndex(o.KEK)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	ksPath := o.KeystorePath
+	if ksPath == "" {
+		ksPath = filepath.Join(filepath.Dir(path), KeystoreFile)
+	}
+	ks, err := keyring.OpenKeystore(ksPath, o.KEK, o.Keystore)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	now := o.Keystore.Now
+	if now == nil {
+		now = time.Now
+	}
+	return newSubjectKeys(idx, ks, now), nil
 }
 
 // Close closes both pools. Closing the last connection checkpoints the WAL

@@ -21,7 +21,7 @@ func testContext(t *testing.T) context.Context {
 
 func openTest(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(testContext(t), filepath.Join(t.TempDir(), "parley.db"), nil)
+	db, err := Open(testContext(t), filepath.Join(t.TempDir(), "parley.db"), testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestMigrationsAppliedOnce(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx := testContext(t)
 	for range 2 {
-		db, err := Open(ctx, path, logger)
+		db, err := Open(ctx, path, Options{Logger: logger, KEK: testKEK})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestMigrationsAppliedOnce(t *testing.T) {
 	if n := strings.Count(logs.String(), "applied database migration"); n != len(all) {
 		t.Fatalf("%d migrations applied %d times in two opens:\n%s", len(all), n, logs.String())
 	}
-	db, err := Open(ctx, path, nil)
+	db, err := Open(ctx, path, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestMigrationsAppliedOnce(t *testing.T) {
 func TestSchemaTooNew(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parley.db")
 	ctx := testContext(t)
-	db, err := Open(ctx, path, nil)
+	db, err := Open(ctx, path, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestSchemaTooNew(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, path, nil); !errors.Is(err, ErrSchemaTooNew) {
+	if _, err := Open(ctx, path, testOptions()); !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("err = %v, want ErrSchemaTooNew", err)
 	}
 }
@@ -135,11 +135,11 @@ func TestSchemaTooNew(t *testing.T) {
 func TestOpenBadPaths(t *testing.T) {
 	ctx := testContext(t)
 	for _, p := range []string{"", ":memory:", "file:x.db"} {
-		if _, err := Open(ctx, p, nil); !errors.Is(err, ErrBadPath) {
+		if _, err := Open(ctx, p, testOptions()); !errors.Is(err, ErrBadPath) {
 			t.Errorf("%q: err = %v, want ErrBadPath", p, err)
 		}
 	}
-	if _, err := Open(ctx, filepath.Join(t.TempDir(), "missing", "dir", "x.db"), nil); err == nil {
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "missing", "dir", "x.db"), testOptions()); err == nil {
 		t.Error("missing parent directory accepted")
 	}
 }
@@ -150,7 +150,7 @@ func TestPathNeedingEscape(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "parley.db")
-	db, err := Open(testContext(t), path, nil)
+	db, err := Open(testContext(t), path, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

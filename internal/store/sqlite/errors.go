@@ -13,4 +13,7 @@ var (
 	// ErrBadMigration means an embedded migration file is misnamed; it is
 	// a build defect, reported instead of panicking.
 	ErrBadMigration = errors.New("sqlite: bad embedded migration")
+	// ErrNoKEK means the database was opened without a key-encryption key
+	// and a personal field had to be sealed or opened.
+	ErrNoKEK = errors.New("sqlite: opened without a key-encryption key")
 )

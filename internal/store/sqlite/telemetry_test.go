@@ -13,7 +13,7 @@ import (
 
 func TestTelemetryPartitionsQueryAndDrop(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), nil)
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestTelemetryPartitionsQueryAndDrop(t *testing.T) {
 
 func TestAuditAppendOnly(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"), nil)
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"), testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestAuditAppendOnly(t *testing.T) {
 // BenchmarkInsertTelemetry measures batched inserts (records/s).
 func BenchmarkInsertTelemetry(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"), nil)
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"), testOptions())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 func TestWebhookOutboxLifecycle(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "w.db")
-	db, err := Open(ctx, path, nil)
+	db, err := Open(ctx, path, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestWebhookOutboxLifecycle(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(ctx, path, nil)
+	db, err = Open(ctx, path, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
