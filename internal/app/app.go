@@ -250,13 +250,21 @@ func (s *Service) List(ctx context.Context) ([]App, error) {
 	return apps, nil
 }
 
-// Delete removes the app. Its SDKAppID is never reused.
+// Delete removes the app: its secret key and callback key at once, and,
+// where the store records terminations, every other row of the app at
+// the retention engine's next sweep (RETAIN-2). Its SDKAppID is never
+// reused.
 func (s *Service) Delete(ctx context.Context, sdkAppID uint32) error {
 	// Forget before, so a failed delete still leaves the next join
 	// re-reading the store, and after, so a Get that read the row while
 	// the delete ran cannot keep it cached.
 	s.forget(sdkAppID)
-	err := s.store.DeleteApp(ctx, sdkAppID)
+	var err error
+	if t, ok := s.store.(store.AppTerminator); ok {
+		err = t.TerminateApp(ctx, sdkAppID, s.now())
+	} else {
+		err = s.store.DeleteApp(ctx, sdkAppID)
+	}
 	s.forget(sdkAppID)
 	if err != nil {
 		return fmt.Errorf("app: delete: %w", err)

@@ -26,6 +26,9 @@ Benchmarks:
              deliveries/s, end-to-end latency, server CPU and RSS per client
   telemetry  ingest telemetry frames (decode, validate against the inventory,
              pseudonymise, store in SQLite) and report records per second
+  dsr        erase a user with a million stored rows (crypto-shred, row
+             deletion, verification, receipt) and sweep ten million expired
+             telemetry rows; report the times
 
 Run 'parley bench <benchmark> --help' for its flags.
 `
@@ -50,6 +53,8 @@ func Bench(ctx context.Context, args []string, env Env) int {
 		return benchTelemetry(ctx, args[1:], env)
 	case "im":
 		return benchIM(ctx, args[1:], env)
+	case "dsr":
+		return benchDSR(ctx, args[1:], env)
 	default:
 		fmt.Fprintf(env.Stderr, "parley bench: unknown benchmark %q\n\n", args[0])
 		io.WriteString(env.Stderr, benchUsage)

@@ -3,9 +3,12 @@
 // inventory where it declares one (quality_logs 14 days, RETAIN-1) or from
 // the configuration where the app chooses (messages, RETAIN-3) — and a
 // sweep that deletes what is older, dropping whole day partitions where
-// the store has them. `parley serve` runs the sweep continuously; `parley
-// retention run|status` runs it on demand. The clock is injectable so
-// tests can move time.
+// the store has them. Deleted apps are purged from every store at the next
+// sweep (RETAIN-2). Legal holds keep exactly the rows they cover past any
+// limit until they end (RETAIN-4). `parley serve` runs the sweep
+// continuously; `parley retention run|status|hold` runs it on demand. The
+// clock is injectable so tests can move time: no sweep reads the system
+// clock.
 package retention
 
 import (
@@ -32,11 +35,19 @@ type Target struct {
 	// What names the data, for status output.
 	What  string
 	Limit time.Duration
-	// Oldest returns the oldest record's time; ok is false when empty.
-	Oldest func(ctx context.Context) (at time.Time, ok bool, err error)
-	// Sweep deletes what is older than before and returns how many rows
-	// went.
-	Sweep func(ctx context.Context, before time.Time) (int64, error)
+	// Granularity is the unit the store deletes in (message history goes
+	// by whole UTC days); Status tolerates it on top of the limit.
+	Granularity time.Duration
+	// Immediate marks a store whose sweep takes everything pending,
+	// whatever its age (terminated apps): Limit is then the deadline
+	// Status checks, not a cut-off.
+	Immediate bool
+	// Oldest returns the oldest record no legal hold in force at now
+	// covers; ok is false when there is none.
+	Oldest func(ctx context.Context, now time.Time) (at time.Time, ok bool, err error)
+	// Sweep deletes what is older than before, except what legal holds
+	// in force at now keep, and counts both.
+	Sweep func(ctx context.Context, before, now time.Time) (store.SweepCount, error)
 }
 
 // Result is one target's outcome in a run.
@@ -44,20 +55,23 @@ type Result struct {
 	Store   string `json:"store"`
 	What    string `json:"what"`
 	Limit   string `json:"limit"`
-	Before  string `json:"deleted_before"`
+	Before  string `json:"deleted_before,omitempty"`
 	Deleted int64  `json:"deleted_rows"`
-	Error   string `json:"error,omitempty"`
+	// Held counts rows past the limit that legal holds kept (RETAIN-4).
+	Held  int64  `json:"held_rows"`
+	Error string `json:"error,omitempty"`
 }
 
-// Status is one target's oldest record against its limit.
+// Status is one target's oldest unheld record against its limit.
 type Status struct {
 	Store      string  `json:"store"`
 	What       string  `json:"what"`
 	LimitDays  float64 `json:"limit_days"`
 	Empty      bool    `json:"empty"`
 	OldestDays float64 `json:"oldest_age_days,omitempty"`
-	// Within is false when a record is older than the limit plus one
-	// sweep interval: the engine is behind (or not running).
+	// Within is false when a record no hold covers is older than the
+	// limit plus the store's granularity and one sweep interval: the
+	// engine is behind (or not running).
 	Within bool   `json:"within_limit"`
 	Error  string `json:"error,omitempty"`
 }
@@ -114,18 +128,11 @@ func (e *Engine) Run(ctx context.Context, progress func(done, total int, store s
 		if progress != nil {
 			progress(i, len(e.targets), t.Store)
 		}
-		before := now.Add(-t.Limit)
-		r := Result{Store: t.Store, What: t.What, Limit: days(t.Limit), Before: before.UTC().Format(time.RFC3339)}
-		n, err := t.Sweep(ctx, before)
-		r.Deleted = n
+		r, err := e.sweep(ctx, t, now)
 		if err != nil {
-			r.Error = err.Error()
 			errs = append(errs, fmt.Errorf("retention: %s: %w", t.Store, err))
 		}
 		out = append(out, r)
-		if n > 0 || err != nil {
-			e.log.Info("retention sweep", "store", t.Store, "deleted_rows", n, "failed", err != nil)
-		}
 	}
 	if progress != nil {
 		progress(len(e.targets), len(e.targets), "")
@@ -133,14 +140,32 @@ func (e *Engine) Run(ctx context.Context, progress func(done, total int, store s
 	return out, errors.Join(errs...)
 }
 
-// Status reports each target's oldest record against its limit.
+// sweep runs one target.
+func (e *Engine) sweep(ctx context.Context, t Target, now time.Time) (Result, error) {
+	before := now.Add(-t.Limit)
+	r := Result{Store: t.Store, What: t.What, Limit: days(t.Limit)}
+	if !t.Immediate {
+		r.Before = before.UTC().Format(time.RFC3339)
+	}
+	c, err := t.Sweep(ctx, before, now)
+	r.Deleted, r.Held = c.Deleted, c.Held
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if c.Deleted > 0 || c.Held > 0 || err != nil {
+		e.log.Info("retention sweep", "store", t.Store, "deleted_rows", c.Deleted, "held_rows", c.Held, "failed", err != nil)
+	}
+	return r, err
+}
+
+// Status reports each target's oldest unheld record against its limit.
 func (e *Engine) Status(ctx context.Context) ([]Status, error) {
 	now := e.now()
 	out := make([]Status, 0, len(e.targets))
 	var errs []error
 	for _, t := range e.targets {
 		s := Status{Store: t.Store, What: t.What, LimitDays: t.Limit.Hours() / 24, Within: true}
-		at, ok, err := t.Oldest(ctx)
+		at, ok, err := t.Oldest(ctx, now)
 		switch {
 		case err != nil:
 			s.Error, s.Within = err.Error(), false
@@ -150,9 +175,7 @@ func (e *Engine) Status(ctx context.Context) ([]Status, error) {
 		default:
 			age := now.Sub(at)
 			s.OldestDays = float64(age.Round(time.Minute)) / float64(24*time.Hour)
-			// Day partitions are dropped whole: a partition may hold a
-			// day more than the limit.
-			s.Within = age <= t.Limit+24*time.Hour+e.slack
+			s.Within = age <= t.Limit+t.Granularity+e.slack
 		}
 		out = append(out, s)
 	}
@@ -223,10 +246,6 @@ func InventoryLimit(inv *inventory.Inventory, storeName string) (time.Duration, 
 
 // Stores is what the standard targets sweep.
 type Stores interface {
-	store.TelemetryStore
-	store.IMStore
-	store.IMPushStore
-	store.WebhookOutbox
 	store.RetentionStore
 }
 
@@ -241,60 +260,54 @@ type Limits struct {
 	Webhooks time.Duration
 }
 
+// Fixed limits.
+const (
+	// TerminatedAppLimit is the deadline for purging a terminated app's
+	// data (RETAIN-2: deleted within 7 days); the engine purges at its
+	// next sweep, well inside it.
+	TerminatedAppLimit = 7 * 24 * time.Hour
+	// EndedHoldLimit is how long a released or expired hold's record
+	// stays (store.EndedHoldRetention).
+	EndedHoldLimit = store.EndedHoldRetention
+)
+
+// ErrBadLimit means a configured limit is not positive: a zero limit
+// would delete everything at once.
+var ErrBadLimit = errors.New("retention: limit must be positive")
+
 // StandardTargets are the stores Parley keeps by time: telemetry day
-// partitions (the inventory's quality_logs limit), message history,
-// finished webhook rows and push tokens.
+// partitions (the inventory's quality_logs limit, RETAIN-1), message
+// history (RETAIN-3), finished webhook rows, push tokens, the data of
+// terminated apps (RETAIN-2) and the records of ended legal holds. Every
+// sweep keeps what legal holds cover (RETAIN-4).
 func StandardTargets(st Stores, inv *inventory.Inventory, lim Limits) ([]Target, error) {
 	quality, err := InventoryLimit(inv, "quality_logs")
 	if err != nil {
 		return nil, err
 	}
+	for name, d := range map[string]time.Duration{"messages": lim.Messages, "push tokens": lim.PushTokens, "webhooks": lim.Webhooks} {
+		if d <= 0 {
+			return nil, fmt.Errorf("%w: %s limit is %v", ErrBadLimit, name, d)
+		}
+	}
 	return []Target{
-		{Store: "quality_logs", What: "telemetry day partitions", Limit: quality,
-			Oldest: func(ctx context.Context) (time.Time, bool, error) {
-				parts, err := st.TelemetryPartitions(ctx)
-				if err != nil || len(parts) == 0 {
-					return time.Time{}, false, err
-				}
-				return parts[0].Day, true, nil
-			},
-			Sweep: func(ctx context.Context, before time.Time) (int64, error) {
-				parts, err := st.TelemetryPartitions(ctx)
-				if err != nil {
-					return 0, err
-				}
-				var n int64
-				for _, p := range parts {
-					// A whole day goes once all of it is past the limit.
-					if !p.Day.Add(24 * time.Hour).After(before) {
-						if err := st.DropTelemetryPartition(ctx, p.Day); err != nil {
-							return n, err
-						}
-						n += p.Rows
-					}
-				}
-				return n, nil
-			}},
-		{Store: "messages", What: "message history (im_messages)", Limit: lim.Messages,
-			Oldest: st.OldestIMMessage,
-			Sweep: func(ctx context.Context, before time.Time) (int64, error) {
-				oldest, ok, err := st.OldestIMMessage(ctx)
-				if err != nil || !ok {
-					return 0, err
-				}
-				var n int64
-				for day := oldest.UTC().Truncate(24 * time.Hour); !day.Add(24 * time.Hour).After(before); day = day.Add(24 * time.Hour) {
-					k, err := st.DropIMDay(ctx, 0, day)
-					n += k
-					if err != nil {
-						return n, err
-					}
-				}
-				return n, nil
-			}},
+		{Store: "quality_logs", What: "telemetry (day partitions)", Limit: quality,
+			Oldest: st.OldestTelemetry, Sweep: st.SweepTelemetry},
+		{Store: "messages", What: "message history (im_messages)", Limit: lim.Messages, Granularity: 24 * time.Hour,
+			Oldest: st.OldestIMMessage, Sweep: st.SweepIMMessages},
 		{Store: "webhook_outbox", What: "finished callbacks (bodies hold user ids)", Limit: lim.Webhooks,
-			Oldest: st.OldestFinishedWebhook, Sweep: st.DeleteWebhooksBefore},
+			Oldest: st.OldestFinishedWebhook, Sweep: st.SweepFinishedWebhooks},
 		{Store: "im_push_tokens", What: "offline push tokens", Limit: lim.PushTokens,
-			Oldest: st.OldestIMPushToken, Sweep: st.DeleteIMPushTokensBefore},
+			Oldest: st.OldestIMPushToken, Sweep: st.SweepIMPushTokens},
+		{Store: "terminated_apps", What: "every row of deleted apps", Limit: TerminatedAppLimit, Immediate: true,
+			Oldest: st.OldestPendingTermination,
+			Sweep: func(ctx context.Context, _, now time.Time) (store.SweepCount, error) {
+				return st.PurgeTerminatedApps(ctx, now)
+			}},
+		{Store: "legal_holds", What: "records of ended legal holds", Limit: EndedHoldLimit,
+			Oldest: st.OldestEndedLegalHold,
+			Sweep: func(ctx context.Context, before, _ time.Time) (store.SweepCount, error) {
+				return st.DeleteEndedLegalHolds(ctx, before)
+			}},
 	}, nil
 }

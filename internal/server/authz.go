@@ -93,3 +93,22 @@ func (a *authorizer) verifyAdmin(ctx context.Context, sdkAppID uint32, identifie
 	}
 	return nil
 }
+
+// verifyUser checks a user's own UserSig (self-service requests): any
+// identifier but the admin, which acts for the app, not for itself.
+func (a *authorizer) verifyUser(ctx context.Context, sdkAppID uint32, identifier, sig string) error {
+	if identifier == AdminUser {
+		return fmt.Errorf("identifier %q acts for the app: use the REST API", AdminUser)
+	}
+	if err := protocol.ValidateUserID(identifier); err != nil {
+		return err
+	}
+	key, err := a.apps.SecretKey(ctx, sdkAppID)
+	if err != nil {
+		return fmt.Errorf("sdkappid %d: no such app", sdkAppID)
+	}
+	if _, err := auth.VerifyUserSig(sdkAppID, key, identifier, sig, a.now()); err != nil {
+		return fmt.Errorf("usersig: %w", err)
+	}
+	return nil
+}

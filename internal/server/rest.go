@@ -44,6 +44,7 @@ type restAPI struct {
 	rooms   *room.Manager
 	apps    *appDirectory
 	privacy *privacyServices
+	rights  *Rights // nil: no rights actions
 	verify  adminVerifier
 	log     *slog.Logger
 
@@ -82,6 +83,9 @@ func (a *restAPI) actions() map[string]restHandler {
 func (a *restAPI) register(mux *http.ServeMux) {
 	actions := a.actions()
 	for name, h := range a.privacyActions() {
+		actions[name] = h
+	}
+	for name, h := range a.rightsActions() {
 		actions[name] = h
 	}
 	for name, h := range actions {

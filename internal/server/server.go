@@ -142,6 +142,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.closers = append(s.closers, s.media.Close)
 
 	s.rooms = room.NewManager(room.Config{MaxParticipants: s.cfg.Rooms.MaxParticipants, Now: s.opts.Now, Observer: hooks.observer})
+	rights, err := NewRights(local, s.privacy.inventory, RightsOptions{Logger: s.log, Now: s.opts.Now, Kick: kickFromRooms(s.rooms)})
+	if err != nil {
+		return fmt.Errorf("rights: %w", err)
+	}
+	// One consent service, whose ledger entries go to the audit log.
+	s.privacy.consent = rights.Consent
 	authz := &authorizer{apps: apps, now: s.opts.Now}
 	s.signal = signal.NewHandler(signal.Config{
 		RatePerSecond: s.cfg.Signal.RatePerSecond,
@@ -171,8 +177,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	newRESTAPI(s.rooms, apps, s.privacy, authz.verifyAdmin, s.log).register(mux)
+	rest := newRESTAPI(s.rooms, apps, s.privacy, authz.verifyAdmin, s.log)
+	rest.rights = rights
+	rest.register(mux)
+	mux.HandleFunc("POST /v1/self/dsr", rest.selfDSR(authz.verifyUser))
 	(&imREST{svc: msg.svc, verify: authz.verifyAdmin, limiters: newLimiterSet(imRatePerAction)}).register(mux)
+	if err := s.registerConsole(ctx, mux, consoleDeps{Local: local, Consent: s.privacy.consent, Inventory: s.privacy.inventory, Audit: rights.Audit, Notifier: hooks.dispatcher, Retention: sweeper, Logger: s.log, Now: s.opts.Now}); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
 
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {

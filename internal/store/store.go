@@ -89,5 +89,6 @@ type Store interface {
 	RetentionStore
 	AuditLogStore
 	SubjectKeyStore
+	DSRStore
 	Close() error
 }

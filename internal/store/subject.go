@@ -16,6 +16,9 @@ type SubjectKeyStore interface {
 	UserRef(sdkAppID uint32, userID string) string
 	// ShredSubject destroys the user's data key and returns its id(s).
 	ShredSubject(ctx context.Context, sdkAppID uint32, userID string) ([]string, error)
+	// SubjectCommitKey is the user's audit commitment key, derived from
+	// the data key and destroyed with it; nil if the user has no key.
+	SubjectCommitKey(ctx context.Context, sdkAppID uint32, userID string) ([]byte, error)
 	// SubjectKeyID is the user's current key id, "" if none.
 	SubjectKeyID(ctx context.Context, sdkAppID uint32, userID string) (string, error)
 	// RotateKeys runs the keystore's rotation and destruction schedule.

@@ -136,7 +136,7 @@ func (s *Service) checkClaim(ctx context.Context, appID uint32, userID, deviceID
 		return refuse(protocol.ErrCodeConsentRequired,
 			"consent required: this consent was withdrawn; ask the user again"), nil
 	}
-	_, appended, err := s.ledger.AppendConsent(ctx, e)
+	_, appended, err := s.appendEntry(ctx, e)
 	if err != nil {
 		return Decision{}, fmt.Errorf("consent: record consent: %w", err)
 	}
@@ -269,7 +269,7 @@ func (s *Service) Withdraw(ctx context.Context, appID uint32, userID, deviceID s
 		e.Purposes = latest.Purposes
 		e.DeviceGrantedAt = latest.DeviceGrantedAt
 	}
-	if _, _, err := s.ledger.AppendConsent(ctx, e); err != nil {
+	if _, _, err := s.appendEntry(ctx, e); err != nil {
 		return fmt.Errorf("consent: withdraw: %w", err)
 	}
 	s.log.Debug("consent withdrawn", "sdkappid", appID)

@@ -38,6 +38,10 @@ type Filter = store.ConsentFilter
 type Options struct {
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
+	// Recorded, if set, is called after an entry is appended to the
+	// ledger (the server appends it to the audit log, SEC-2). An error
+	// fails the operation that recorded the entry.
+	Recorded func(ctx context.Context, e Entry) error
 }
 
 // Service keeps the policy archive and the consent ledger. It is safe for
@@ -47,6 +51,7 @@ type Service struct {
 	ledger   store.ConsentStore
 	log      *slog.Logger
 	now      func() time.Time
+	recorded func(ctx context.Context, e Entry) error
 }
 
 // New builds the service over its two stores. The embedded *sqlite.DB
@@ -63,7 +68,21 @@ func New(policies store.PolicyStore, ledger store.ConsentStore, o Options) *Serv
 		ledger:   ledger,
 		log:      o.Logger.With("component", "consent"),
 		now:      o.Now,
+		recorded: o.Recorded,
 	}
+}
+
+// appendEntry appends e to the ledger and reports an appended entry to
+// the Recorded hook.
+func (s *Service) appendEntry(ctx context.Context, e Entry) (Entry, bool, error) {
+	got, appended, err := s.ledger.AppendConsent(ctx, e)
+	if err != nil || !appended || s.recorded == nil {
+		return got, appended, err
+	}
+	if err := s.recorded(ctx, got); err != nil {
+		return got, appended, fmt.Errorf("consent: record in audit log: %w", err)
+	}
+	return got, appended, nil
 }
 
 // Ledger returns the app's ledger entries matching f, newest first: the

@@ -85,10 +85,27 @@ func (db *DB) ListApps(ctx context.Context) ([]store.App, error) {
 	return apps, nil
 }
 
-// DeleteApp implements store.AppStore.
+// DeleteApp implements store.AppStore: TerminateApp at the current time.
 func (db *DB) DeleteApp(ctx context.Context, sdkAppID uint32) error {
-	res, err := db.write.ExecContext(ctx, `DELETE FROM apps WHERE sdkappid = ?`, int64(sdkAppID))
-	return oneRow(res, err, "delete", sdkAppID)
+	return db.TerminateApp(ctx, sdkAppID, time.Now())
+}
+
+// TerminateApp implements store.AppTerminator (RETAIN-2): the app row,
+// with its secret key and (by cascade) its callback key, goes at once;
+// the termination record, in the same transaction, makes the retention
+// engine purge the app's other data at its next sweep.
+func (db *DB) TerminateApp(ctx context.Context, sdkAppID uint32, at time.Time) error {
+	return db.imTx(ctx, "delete app", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE sdkappid = ?`, int64(sdkAppID))
+		if err := oneRow(res, err, "delete", sdkAppID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO app_terminations (sdkappid, terminated_at) VALUES (?, ?)`,
+			int64(sdkAppID), at.UnixMilli()); err != nil {
+			return fmt.Errorf("sqlite: record termination of app %d: %w", sdkAppID, err)
+		}
+		return nil
+	})
 }
 
 // UpdateAppSettings implements store.AppStore.

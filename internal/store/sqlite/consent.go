@@ -102,11 +102,40 @@ func scanPolicy(s scanner) (store.Policy, error) {
 	return p, nil
 }
 
-const consentColumns = `id, sdkappid, user_id, device_id, action, policy_version, purposes,
+// The consent ledger keeps no identifier in clear (issue 5, item 2):
+// user_id and device_id hold blind-index references (UserRef, DeviceRef),
+// so the equality lookups below use the indexes as before; the clear
+// device id and the guardian reference are sealed with the user's data
+// key, bound to their row by the ledger id (consentAAD). An entry whose key
+// was destroyed (ShredSubject) is erased: reads skip it, as if deleted.
+
+// Limits the ledger enforced as CHECKs on clear columns; the columns now
+// hold references and sealed values, so the store checks them.
+const (
+	maxConsentUserID   = 32
+	maxConsentDeviceID = 64
+	maxGuardianRef     = 128
+)
+
+const consentColumns = `id, sdkappid, user_id, device_sealed, action, policy_version, purposes,
 	method, age_band, guardian_ref, recorded_at, device_granted_at`
 
 const latestConsentQuery = `SELECT ` + consentColumns + ` FROM consent_ledger
 	WHERE sdkappid = ? AND user_id = ? AND device_id = ? ORDER BY id DESC LIMIT 1`
+
+// consentAAD binds a sealed ledger value to its column and row.
+func consentAAD(column string, sdkAppID uint32, id int64) []byte {
+	return fmt.Appendf(nil, "consent.%s/%d/%d", column, sdkAppID, id)
+}
+
+// consentRow is a ledger row as stored: the entry without its user id,
+// device id and guardian reference, and what stands for them.
+type consentRow struct {
+	e        store.ConsentEntry
+	userRef  string
+	device   []byte // sealed
+	guardian []byte // sealed; empty when there is none
+}
 
 // AppendConsent implements store.ConsentStore. The read of the latest entry
 // and the insert share one write transaction (BEGIN IMMEDIATE), so two
@@ -124,6 +153,20 @@ func (db *DB) AppendConsent(ctx context.Context, e store.ConsentEntry) (_ store.
 			return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: purpose %q cannot be stored in a comma list", p)
 		}
 	}
+	if err := checkConsentIDs(e.UserID, e.DeviceID); err != nil {
+		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: %w", err)
+	}
+	if len(e.GuardianRef) > maxGuardianRef {
+		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: guardian reference longer than %d bytes", maxGuardianRef)
+	}
+	if err := db.consentReady(ctx); err != nil {
+		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: %w", err)
+	}
+	// The key is created (committed) before the write transaction: the
+	// single write connection cannot nest transactions.
+	if err := db.ensureKeys(ctx, e.SDKAppID, e.UserID); err != nil {
+		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: %w", err)
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: %w", err)
@@ -133,44 +176,131 @@ func (db *DB) AppendConsent(ctx context.Context, e store.ConsentEntry) (_ store.
 			err = errors.Join(err, rollback(tx))
 		}
 	}()
-	latest, err := scanConsent(tx.QueryRowContext(ctx, latestConsentQuery, int64(e.SDKAppID), e.UserID, e.DeviceID))
+	latest, err := db.latestConsent(ctx, tx, e.SDKAppID, e.UserID, e.DeviceID)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: read latest: %w", err)
 	case latest.SameDecision(e):
 		return latest, false, tx.Commit()
 	}
 
-	var granted sql.NullInt64
-	if !e.DeviceGrantedAt.IsZero() {
-		granted = sql.NullInt64{Int64: e.DeviceGrantedAt.UnixMicro(), Valid: true}
+	// Rows are never updated, so the id the sealed values are bound to
+	// is allocated first: AUTOINCREMENT's next value, computed under the
+	// write lock this transaction holds.
+	if err := tx.QueryRowContext(ctx, `SELECT max(
+		COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'consent_ledger'), 0),
+		COALESCE((SELECT max(id) FROM consent_ledger), 0)) + 1`).Scan(&e.ID); err != nil {
+		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: allocate id: %w", err)
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO consent_ledger
-		(sdkappid, user_id, device_id, action, policy_version, purposes, method,
-		 age_band, guardian_ref, recorded_at, device_granted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		int64(e.SDKAppID), e.UserID, e.DeviceID, string(e.Action), e.PolicyVersion,
-		strings.Join(e.Purposes, ","), e.Method, e.AgeBand, e.GuardianRef,
-		e.RecordedAt.UnixMicro(), granted).Scan(&e.ID)
-	if err != nil {
+	if err := db.insertConsent(ctx, tx, e); err != nil {
 		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return store.ConsentEntry{}, false, fmt.Errorf("sqlite: append consent: commit: %w", err)
 	}
 	e.RecordedAt = time.UnixMicro(e.RecordedAt.UnixMicro()).UTC()
-	if granted.Valid {
-		e.DeviceGrantedAt = time.UnixMicro(granted.Int64).UTC()
+	if !e.DeviceGrantedAt.IsZero() {
+		e.DeviceGrantedAt = time.UnixMicro(e.DeviceGrantedAt.UnixMicro()).UTC()
 	}
 	return e, true, nil
 }
 
-// LatestConsent implements store.ConsentStore.
-func (db *DB) LatestConsent(ctx context.Context, sdkAppID uint32, userID, deviceID string) (store.ConsentEntry, error) {
-	e, err := scanConsent(db.read.QueryRowContext(ctx, latestConsentQuery, int64(sdkAppID), userID, deviceID))
+// checkConsentIDs enforces the identifier lengths the ledger allows.
+func checkConsentIDs(userID, deviceID string) error {
+	if len(userID) < 1 || len(userID) > maxConsentUserID {
+		return fmt.Errorf("user id must be 1-%d bytes, got %d", maxConsentUserID, len(userID))
+	}
+	if len(deviceID) < 1 || len(deviceID) > maxConsentDeviceID {
+		return fmt.Errorf("device id must be 1-%d bytes, got %d", maxConsentDeviceID, len(deviceID))
+	}
+	return nil
+}
+
+// insertConsent seals e's device id and guardian reference under its
+// user's key (which must exist: ensureKeys) and inserts it with its ID.
+func (db *DB) insertConsent(ctx context.Context, tx *sql.Tx, e store.ConsentEntry) error {
+	device, err := db.sealFor(ctx, tx, e.SDKAppID, e.UserID, []byte(e.DeviceID), consentAAD("device", e.SDKAppID, e.ID))
+	if err != nil {
+		return fmt.Errorf("seal device id: %w", err)
+	}
+	var guardian []byte // NULL: stored as X''
+	if e.GuardianRef != "" {
+		if guardian, err = db.sealFor(ctx, tx, e.SDKAppID, e.UserID, []byte(e.GuardianRef), consentAAD("guardian", e.SDKAppID, e.ID)); err != nil {
+			return fmt.Errorf("seal guardian reference: %w", err)
+		}
+	}
+	var granted sql.NullInt64
+	if !e.DeviceGrantedAt.IsZero() {
+		granted = sql.NullInt64{Int64: e.DeviceGrantedAt.UnixMicro(), Valid: true}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO consent_ledger
+		(id, sdkappid, user_id, device_id, device_sealed, action, policy_version, purposes, method,
+		 age_band, guardian_ref, recorded_at, device_granted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, X''), ?, ?)`,
+		e.ID, int64(e.SDKAppID), db.UserRef(e.SDKAppID, e.UserID), db.DeviceRef(e.SDKAppID, e.DeviceID), device,
+		string(e.Action), e.PolicyVersion, strings.Join(e.Purposes, ","), e.Method, e.AgeBand, guardian,
+		e.RecordedAt.UnixMicro(), granted)
+	return err
+}
+
+// latestConsent reads the entry in force for (app, user, device) on q;
+// store.ErrNotFound if there is none or it was erased.
+func (db *DB) latestConsent(ctx context.Context, q queryer, sdkAppID uint32, userID, deviceID string) (store.ConsentEntry, error) {
+	r, err := scanConsentRow(q.QueryRowContext(ctx, latestConsentQuery,
+		int64(sdkAppID), db.UserRef(sdkAppID, userID), db.DeviceRef(sdkAppID, deviceID)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ConsentEntry{}, fmt.Errorf("app %d consent: %w", sdkAppID, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.ConsentEntry{}, err
+	}
+	e, err := db.openConsent(ctx, q, r, userID)
+	if errors.Is(err, store.ErrErased) {
+		// Newer entries are sealed under newer keys: when the latest
+		// is erased, all are.
+		return store.ConsentEntry{}, fmt.Errorf("app %d consent: %w (%w)", sdkAppID, store.ErrNotFound, err)
+	}
+	return e, err
+}
+
+// openConsent completes a stored row: the user id (userID, or looked up
+// from the row's reference when ""), the device id and the guardian
+// reference. The error wraps store.ErrErased when the row's key is gone.
+func (db *DB) openConsent(ctx context.Context, q queryer, r consentRow, userID string) (store.ConsentEntry, error) {
+	e := r.e
+	if userID == "" {
+		u, err := db.userOf(ctx, q, e.SDKAppID, r.userRef)
+		if err != nil {
+			return store.ConsentEntry{}, fmt.Errorf("ledger entry %d: %w", e.ID, err)
+		}
+		userID = u
+	}
+	e.UserID = userID
+	device, err := db.open(ctx, q, r.device, consentAAD("device", e.SDKAppID, e.ID))
+	if err != nil {
+		return store.ConsentEntry{}, fmt.Errorf("ledger entry %d: device id: %w", e.ID, err)
+	}
+	e.DeviceID = string(device)
+	if len(r.guardian) > 0 {
+		g, err := db.open(ctx, q, r.guardian, consentAAD("guardian", e.SDKAppID, e.ID))
+		if err != nil {
+			return store.ConsentEntry{}, fmt.Errorf("ledger entry %d: guardian reference: %w", e.ID, err)
+		}
+		e.GuardianRef = string(g)
+	}
+	return e, nil
+}
+
+// LatestConsent implements store.ConsentStore. An erased entry is not
+// found.
+func (db *DB) LatestConsent(ctx context.Context, sdkAppID uint32, userID, deviceID string) (store.ConsentEntry, error) {
+	if err := db.consentReady(ctx); err != nil {
+		return store.ConsentEntry{}, fmt.Errorf("sqlite: latest consent in app %d: %w", sdkAppID, err)
+	}
+	e, err := db.latestConsent(ctx, db.read, sdkAppID, userID, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.ConsentEntry{}, err
 	}
 	if err != nil {
 		return store.ConsentEntry{}, fmt.Errorf("sqlite: latest consent in app %d: %w", sdkAppID, err)
@@ -179,8 +309,12 @@ func (db *DB) LatestConsent(ctx context.Context, sdkAppID uint32, userID, device
 }
 
 // ListConsent implements store.ConsentStore. A zero Limit means
-// DefaultConsentListLimit; Limit is capped at MaxConsentListLimit.
+// DefaultConsentListLimit; Limit is capped at MaxConsentListLimit. Erased
+// entries are skipped (and do not count towards the limit).
 func (db *DB) ListConsent(ctx context.Context, sdkAppID uint32, f store.ConsentFilter) ([]store.ConsentEntry, error) {
+	if err := db.consentReady(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: list consent of app %d: %w", sdkAppID, err)
+	}
 	var (
 		q    strings.Builder
 		args = []any{int64(sdkAppID)}
@@ -188,48 +322,80 @@ func (db *DB) ListConsent(ctx context.Context, sdkAppID uint32, f store.ConsentF
 	q.WriteString(`SELECT ` + consentColumns + ` FROM consent_ledger WHERE sdkappid = ?`)
 	if f.UserID != "" {
 		q.WriteString(` AND user_id = ?`)
-		args = append(args, f.UserID)
+		args = append(args, db.UserRef(sdkAppID, f.UserID))
 	}
 	if f.DeviceID != "" {
 		q.WriteString(` AND device_id = ?`)
-		args = append(args, f.DeviceID)
+		args = append(args, db.DeviceRef(sdkAppID, f.DeviceID))
 	}
 	if !f.Since.IsZero() {
 		q.WriteString(` AND recorded_at >= ?`)
 		args = append(args, f.Since.UnixMicro())
 	}
+	q.WriteString(` AND id < ? ORDER BY id DESC LIMIT ?`)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultConsentListLimit
 	}
 	limit = min(limit, MaxConsentListLimit)
-	q.WriteString(` ORDER BY id DESC LIMIT ?`)
-	args = append(args, limit)
 
-	rows, err := db.read.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list consent of app %d: %w", sdkAppID, err)
-	}
-	defer rows.Close()
 	var es []store.ConsentEntry
-	for rows.Next() {
-		e, err := scanConsent(rows)
+	before := int64(math.MaxInt64)
+	for len(es) < limit {
+		page := limit - len(es)
+		rs, err := db.consentRows(ctx, q.String(), append(args, before, page)...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list consent of app %d: %w", sdkAppID, err)
 		}
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list consent of app %d: %w", sdkAppID, err)
+		for _, r := range rs {
+			e, err := db.openConsent(ctx, db.read, r, f.UserID)
+			if errors.Is(err, store.ErrErased) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: list consent of app %d: %w", sdkAppID, err)
+			}
+			es = append(es, e)
+		}
+		if len(rs) < page {
+			break
+		}
+		before = rs[len(rs)-1].e.ID
 	}
 	return es, nil
 }
 
-// ConsentStats implements store.ConsentStore.
+// consentRows reads whole ledger rows, closing the result before any key
+// is looked up (no read connection is held while waiting for another).
+func (db *DB) consentRows(ctx context.Context, query string, args ...any) ([]consentRow, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rs []consentRow
+	for rows.Next() {
+		r, err := scanConsentRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+// ConsentStats implements store.ConsentStore. A (user, device) whose latest
+// entry was sealed under a destroyed key is erased and not counted.
 func (db *DB) ConsentStats(ctx context.Context, sdkAppID uint32) (store.ConsentStats, error) {
+	if err := db.consentReady(ctx); err != nil {
+		return store.ConsentStats{}, fmt.Errorf("sqlite: consent stats of app %d: %w", sdkAppID, err)
+	}
+	// A sealed value starts with its key's 8-byte id; subject_keys names
+	// the key in lowercase hex.
 	rows, err := db.read.QueryContext(ctx, `SELECT l.action, COUNT(*) FROM consent_ledger l
 		JOIN (SELECT MAX(id) AS id FROM consent_ledger WHERE sdkappid = ?
 		      GROUP BY user_id, device_id) latest ON l.id = latest.id
+		JOIN subject_keys k ON k.key_id = lower(hex(substr(l.device_sealed, 1, 8)))
 		GROUP BY l.action`, int64(sdkAppID))
 	if err != nil {
 		return store.ConsentStats{}, fmt.Errorf("sqlite: consent stats of app %d: %w", sdkAppID, err)
@@ -257,30 +423,30 @@ func (db *DB) ConsentStats(ctx context.Context, sdkAppID uint32) (store.ConsentS
 	return s, nil
 }
 
-func scanConsent(s scanner) (store.ConsentEntry, error) {
+func scanConsentRow(s scanner) (consentRow, error) {
 	var (
-		e                store.ConsentEntry
+		r                consentRow
 		id               int64
 		action, purposes string
 		recorded         int64
 		granted          sql.NullInt64
 	)
-	err := s.Scan(&e.ID, &id, &e.UserID, &e.DeviceID, &action, &e.PolicyVersion, &purposes,
-		&e.Method, &e.AgeBand, &e.GuardianRef, &recorded, &granted)
+	err := s.Scan(&r.e.ID, &id, &r.userRef, &r.device, &action, &r.e.PolicyVersion, &purposes,
+		&r.e.Method, &r.e.AgeBand, &r.guardian, &recorded, &granted)
 	if err != nil {
-		return store.ConsentEntry{}, err
+		return consentRow{}, err
 	}
 	if id <= 0 || id > math.MaxUint32 {
-		return store.ConsentEntry{}, fmt.Errorf("sdkappid %d out of range", id)
+		return consentRow{}, fmt.Errorf("sdkappid %d out of range", id)
 	}
-	e.SDKAppID = uint32(id)
-	e.Action = store.ConsentAction(action)
+	r.e.SDKAppID = uint32(id)
+	r.e.Action = store.ConsentAction(action)
 	if purposes != "" {
-		e.Purposes = strings.Split(purposes, ",")
+		r.e.Purposes = strings.Split(purposes, ",")
 	}
-	e.RecordedAt = time.UnixMicro(recorded).UTC()
+	r.e.RecordedAt = time.UnixMicro(recorded).UTC()
 	if granted.Valid {
-		e.DeviceGrantedAt = time.UnixMicro(granted.Int64).UTC()
+		r.e.DeviceGrantedAt = time.UnixMicro(granted.Int64).UTC()
 	}
-	return e, nil
+	return r, nil
 }

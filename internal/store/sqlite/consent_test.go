@@ -1,8 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -217,7 +222,7 @@ func TestConsentLedgerAppendOnly(t *testing.T) {
 	if err != nil || got.Action != store.ConsentGrant || strings.Join(got.Purposes, ",") != "rtc" {
 		t.Fatalf("after refused updates: %+v, %v", got, err)
 	}
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM consent_ledger WHERE user_id = 'alice'`); err != nil {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM consent_ledger WHERE user_id = ?`, db.UserRef(7, "alice")); err != nil {
 		t.Fatalf("erasure refused: %v", err)
 	}
 	if _, err := db.LatestConsent(ctx, 7, "alice", "dev-a"); !errors.Is(err, store.ErrNotFound) {
@@ -304,4 +309,351 @@ func TestConsentLedgerConcurrent(t *testing.T) {
 	if st != (store.ConsentStats{Granted: devices / 2, Withdrawn: devices / 2}) {
 		t.Fatalf("stats = %+v", st)
 	}
+}
+
+// Distinctive identifiers the raw-file scans look for.
+const (
+	rawUser     = "zq-user-77310"
+	rawUser2    = "zq-user-88421"
+	rawMinor    = "zq-minor-55102"
+	rawDevice   = "zq-device-44107"
+	rawDevice2  = "zq-device-66203"
+	rawGuardian = "zq-guardian-99820"
+	rawToken    = "zq-token-55236-apns"
+	rawToken2   = "zq-token-31337-fcm"
+)
+
+// assertNoClearText reads every file under dir (the database, its -wal and
+// -shm, the keystore) as bytes and fails if any needle occurs in clear.
+func assertNoClearText(t *testing.T, dir string, needles ...string) {
+	t.Helper()
+	var files int
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, n := range needles {
+			if bytes.Contains(b, []byte(n)) {
+				t.Errorf("%s holds %q in clear", filepath.Base(path), n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 {
+		t.Fatal("no file scanned")
+	}
+}
+
+// proves issue 5 item 2 for the consent ledger and push tokens (CONSENT-3,
+// MINOR-1, RIGHTS-3): a raw scan of every database file finds no user id,
+// device id, guardian reference or push token, while the store still
+// returns them all in clear.
+func TestConsentPushRawFileHasNoIdentifiers(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	db, err := Open(ctx, filepath.Join(dir, "parley.db"), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if db != nil {
+			db.Close()
+		}
+	}()
+	must := func(_ store.ConsentEntry, _ bool, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(db.AppendConsent(ctx, grant(7, rawUser, rawDevice, "v1", consentT0, "quality", "rtc")))
+	must(db.AppendConsent(ctx, grant(7, rawUser, rawDevice2, "v1", consentT0, "rtc")))
+	must(db.AppendConsent(ctx, store.ConsentEntry{SDKAppID: 7, UserID: rawUser, DeviceID: rawDevice,
+		Action: store.ConsentWithdraw, PolicyVersion: "v1", RecordedAt: consentT0.Add(time.Minute)}))
+	minor := grant(7, rawMinor, rawDevice2, "v1", consentT0, "rtc")
+	minor.AgeBand, minor.GuardianRef = "minor", rawGuardian
+	must(db.AppendConsent(ctx, minor))
+	must(db.AppendConsent(ctx, grant(8, rawUser2, rawDevice, "v1", consentT0, "rtc")))
+	for _, tok := range []store.IMPushToken{
+		{SDKAppID: 7, UserID: rawUser, DeviceID: rawDevice, Vendor: "apns", Token: rawToken, RegisteredAt: consentT0},
+		{SDKAppID: 7, UserID: rawUser2, DeviceID: rawDevice2, Vendor: "fcm", Token: rawToken2, RegisteredAt: consentT0},
+	} {
+		if err := db.PutIMPushToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Everything reads back in clear through the store.
+	es, err := db.ListConsent(ctx, 7, store.ConsentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 4 || es[0].UserID != rawMinor || es[0].DeviceID != rawDevice2 || es[0].GuardianRef != rawGuardian ||
+		es[1].UserID != rawUser || es[1].DeviceID != rawDevice || es[1].Action != store.ConsentWithdraw {
+		t.Fatalf("ledger = %+v", es)
+	}
+	if got, err := db.LatestConsent(ctx, 7, rawMinor, rawDevice2); err != nil || got.GuardianRef != rawGuardian || !got.SameDecision(minor) {
+		t.Fatalf("minor's latest = %+v, %v", got, err)
+	}
+	if es, err := db.ListConsent(ctx, 7, store.ConsentFilter{DeviceID: rawDevice2}); err != nil || len(es) != 2 {
+		t.Fatalf("by device: %d entries, %v", len(es), err)
+	}
+	if toks, err := db.IMPushTokens(ctx, 7, rawUser); err != nil || len(toks) != 1 || toks[0].Token != rawToken || toks[0].DeviceID != rawDevice {
+		t.Fatalf("tokens = %+v, %v", toks, err)
+	}
+
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = nil
+	assertNoClearText(t, dir, rawUser, rawUser2, rawMinor, rawDevice, rawDevice2, rawGuardian, rawToken, rawToken2)
+}
+
+// proves RIGHTS-3: the erasure methods delete exactly the subject's ledger
+// entries (one device, then all), nothing of other users or apps, and the
+// counts confirm it.
+func TestConsentErase(t *testing.T) {
+	db := openTest(t)
+	ctx := testContext(t)
+	for _, e := range []store.ConsentEntry{
+		grant(7, "alice", "dev-a", "v1", consentT0, "rtc"),
+		grant(7, "alice", "dev-b", "v1", consentT0, "rtc"),
+		{SDKAppID: 7, UserID: "alice", DeviceID: "dev-a", Action: store.ConsentWithdraw, RecordedAt: consentT0.Add(time.Minute)},
+		grant(7, "bob", "dev-a", "v1", consentT0, "rtc"),   // same device, other user
+		grant(8, "alice", "dev-a", "v1", consentT0, "rtc"), // same user, other app
+	} {
+		if _, _, err := db.AppendConsent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(app uint32, user string) int64 {
+		t.Helper()
+		n, err := db.CountConsentSubject(ctx, app, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(7, "alice"); n != 3 {
+		t.Fatalf("alice has %d entries, want 3", n)
+	}
+	exp, err := db.ExportConsent(ctx, 7, "alice")
+	if err != nil || len(exp) != 3 || exp[0].ID > exp[1].ID || exp[2].Action != store.ConsentWithdraw || exp[0].UserID != "alice" {
+		t.Fatalf("export = %+v, %v", exp, err)
+	}
+	if _, err := db.EraseConsentDevice(ctx, 7, "alice", ""); err == nil {
+		t.Fatal("device erasure without a device id accepted")
+	}
+	if n, err := db.EraseConsentDevice(ctx, 7, "alice", "dev-a"); err != nil || n != 2 {
+		t.Fatalf("erase alice/dev-a = %d, %v; want 2", n, err)
+	}
+	if es, _ := db.ExportConsent(ctx, 7, "alice"); len(es) != 1 || es[0].DeviceID != "dev-b" {
+		t.Fatalf("after device erasure: %+v", es)
+	}
+	if n, err := db.EraseConsentSubject(ctx, 7, "alice"); err != nil || n != 1 {
+		t.Fatalf("erase alice = %d, %v; want 1", n, err)
+	}
+	if n := count(7, "alice"); n != 0 {
+		t.Fatalf("alice has %d entries after erasure", n)
+	}
+	if n, err := db.EraseConsentSubject(ctx, 7, "alice"); err != nil || n != 0 {
+		t.Fatalf("second erasure = %d, %v", n, err)
+	}
+	if count(7, "bob") != 1 || count(8, "alice") != 1 {
+		t.Fatal("erasure reached another subject")
+	}
+	if got, err := db.LatestConsent(ctx, 7, "bob", "dev-a"); err != nil || got.UserID != "bob" {
+		t.Fatalf("bob's entry: %+v, %v", got, err)
+	}
+}
+
+// proves RIGHTS-3 (crypto-shredding): once a user's key is destroyed their
+// entries are erased for every read — listings, stats, latest, export —
+// without failing the listing of others; a fresh decision after that is
+// recorded under a new key.
+func TestConsentAfterShred(t *testing.T) {
+	db := openTest(t)
+	ctx := testContext(t)
+	kid := grant(7, "kid", "dev-k", "v1", consentT0, "rtc")
+	kid.AgeBand, kid.GuardianRef = "minor", "guardian-1"
+	for _, e := range []store.ConsentEntry{
+		grant(7, "alice", "dev-a", "v1", consentT0, "rtc"),
+		grant(7, "bob", "dev-b", "v1", consentT0, "rtc"),
+		kid,
+		grant(7, "alice", "dev-c", "v1", consentT0, "rtc"),
+	} {
+		if _, _, err := db.AppendConsent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"alice", "kid"} {
+		if ids, err := db.ShredSubject(ctx, 7, u); err != nil || len(ids) != 1 {
+			t.Fatalf("shred %s: %v, %v", u, ids, err)
+		}
+	}
+	es, err := db.ListConsent(ctx, 7, store.ConsentFilter{Limit: 1})
+	if err != nil || len(es) != 1 || es[0].UserID != "bob" {
+		t.Fatalf("listing after shred (limit 1) = %+v, %v; want bob's entry", es, err)
+	}
+	if es, err := db.ListConsent(ctx, 7, store.ConsentFilter{UserID: "alice"}); err != nil || len(es) != 0 {
+		t.Fatalf("alice's listing after shred = %+v, %v", es, err)
+	}
+	if _, err := db.LatestConsent(ctx, 7, "kid", "dev-k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("kid's latest after shred: %v, want ErrNotFound", err)
+	}
+	if es, err := db.ExportConsent(ctx, 7, "alice"); err != nil || len(es) != 0 {
+		t.Fatalf("export after shred = %+v, %v", es, err)
+	}
+	if st, err := db.ConsentStats(ctx, 7); err != nil || st != (store.ConsentStats{Granted: 1}) {
+		t.Fatalf("stats after shred = %+v, %v", st, err)
+	}
+	// The rows are still there until the erasure deletes them.
+	if n, _ := db.CountConsentSubject(ctx, 7, "alice"); n != 2 {
+		t.Fatalf("alice's stored entries = %d, want 2", n)
+	}
+
+	// A new decision after the shred is a new entry under a new key.
+	e, appended, err := db.AppendConsent(ctx, grant(7, "alice", "dev-a", "v1", consentT0.Add(time.Hour), "rtc"))
+	if err != nil || !appended {
+		t.Fatalf("grant after shred: %+v, %v, %v", e, appended, err)
+	}
+	if es, err := db.ListConsent(ctx, 7, store.ConsentFilter{UserID: "alice"}); err != nil || len(es) != 1 || es[0].ID != e.ID {
+		t.Fatalf("alice after a fresh grant = %+v, %v", es, err)
+	}
+	if n, err := db.EraseConsentSubject(ctx, 7, "alice"); err != nil || n != 3 {
+		t.Fatalf("erasure deleted %d, %v; want all 3 (readable or not)", n, err)
+	}
+}
+
+// proves the no-KEK contract: without a key the ledger refuses to work
+// instead of silently finding nothing.
+func TestConsentWithoutKEK(t *testing.T) {
+	ctx := testContext(t)
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "parley.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ListConsent(ctx, 7, store.ConsentFilter{}); !errors.Is(err, ErrNoKEK) {
+		t.Fatalf("list without KEK: %v", err)
+	}
+	if _, _, err := db.AppendConsent(ctx, grant(7, "a", "d", "v1", consentT0, "rtc")); !errors.Is(err, ErrNoKEK) {
+		t.Fatalf("append without KEK: %v", err)
+	}
+	if _, err := db.IMPushTokens(ctx, 7, "a"); !errors.Is(err, ErrNoKEK) {
+		t.Fatalf("push tokens without KEK: %v", err)
+	}
+}
+
+// openLegacy builds a database as a binary before migration 0013 left it.
+func openLegacy(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	ctx := testContext(t)
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetMaxOpenConns(1)
+	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version >= 13 {
+			break
+		}
+		if _, err := applyMigration(ctx, raw, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return raw
+}
+
+// proves the upgrade path of migration 0013: entries recorded with clear
+// identifiers are converted on first use (same ids, same content), no
+// clear identifier is left in the files, new entries never reuse an id,
+// and push tokens of the old form are discarded.
+func TestConsentLegacyConversion(t *testing.T) {
+	ctx := testContext(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "parley.db")
+	raw := openLegacy(t, path)
+	ins := func(user, device, action, guardian, age string) {
+		t.Helper()
+		pv, purposes, method := "v1", "quality,rtc", "sdk"
+		if action == "withdraw" {
+			purposes, method = "", ""
+		}
+		if _, err := raw.ExecContext(ctx, `INSERT INTO consent_ledger (sdkappid, user_id, device_id, action, policy_version,
+			purposes, method, age_band, guardian_ref, recorded_at, device_granted_at) VALUES (7, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			user, device, action, pv, purposes, method, age, guardian, consentT0.UnixMicro(), consentT0.Add(-time.Second).UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ins(rawUser, rawDevice, "grant", "", "adult")
+	ins(rawMinor, rawDevice2, "grant", rawGuardian, "minor")
+	ins(rawUser, rawDevice, "withdraw", "", "")
+	ins(rawUser, rawDevice2, "grant", "", "")
+	// An erased entry leaves a gap: the sequence, not max(id), must carry.
+	if _, err := raw.ExecContext(ctx, `DELETE FROM consent_ledger WHERE id = 4`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `INSERT INTO im_push_tokens (sdkappid, user_id, device_id, vendor, token, registered_at)
+		VALUES (7, ?, ?, 'apns', ?, 0)`, rawUser, rawDevice, rawToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if db != nil {
+			db.Close()
+		}
+	}()
+	es, err := db.ListConsent(ctx, 7, store.ConsentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 3 || es[0].ID != 3 || es[0].UserID != rawUser || es[0].DeviceID != rawDevice || es[0].Action != store.ConsentWithdraw ||
+		es[1].ID != 2 || es[1].GuardianRef != rawGuardian || es[1].AgeBand != "minor" || strings.Join(es[1].Purposes, ",") != "quality,rtc" ||
+		!es[1].RecordedAt.Equal(consentT0) || !es[1].DeviceGrantedAt.Equal(consentT0.Add(-time.Second)) || es[2].ID != 1 {
+		t.Fatalf("converted ledger = %+v", es)
+	}
+	var legacy int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'consent_ledger_legacy'`).Scan(&legacy); err != nil || legacy != 0 {
+		t.Fatalf("legacy table left: %d, %v", legacy, err)
+	}
+	e, _, err := db.AppendConsent(ctx, grant(7, rawUser, rawDevice, "v1", consentT0.Add(time.Hour), "rtc"))
+	if err != nil || e.ID != 5 {
+		t.Fatalf("first new entry = %+v, %v; want id 5", e, err)
+	}
+	if toks, err := db.IMPushTokens(ctx, 7, rawUser); err != nil || len(toks) != 0 {
+		t.Fatalf("old-form push tokens kept: %+v, %v", toks, err)
+	}
+	// The trigger still forbids rewriting an entry.
+	if _, err := db.write.ExecContext(ctx, `UPDATE consent_ledger SET action = 'grant'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("update after conversion: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = nil
+	assertNoClearText(t, dir, rawUser, rawMinor, rawDevice, rawDevice2, rawGuardian, rawToken)
 }

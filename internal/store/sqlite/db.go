@@ -37,6 +37,8 @@ type DB struct {
 	appendStmts map[string]*sql.Stmt
 	// keys seals personal fields with per-subject data keys.
 	keys *subjectKeys
+	// legacy tracks the one-time conversion of a pre-0013 consent ledger.
+	legacy legacyConsent
 }
 
 // Options configure Open.

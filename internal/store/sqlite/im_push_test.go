@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +41,69 @@ func TestIMPushTokens(t *testing.T) {
 	}
 	if got, _ := db.IMPushTokens(ctx, 1, "bob"); len(got) != 0 {
 		t.Fatalf("left: %+v", got)
+	}
+}
+
+// proves RIGHTS-3 for push tokens: the erasure methods delete exactly the
+// subject's tokens (one device, then all), and after the user's key is
+// destroyed their tokens are skipped by the push lookup without failing.
+func TestIMPushTokensEraseAndShred(t *testing.T) {
+	db := openTest(t)
+	ctx := testContext(t)
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	for _, tok := range []store.IMPushToken{
+		{SDKAppID: 1, UserID: "bob", DeviceID: "d1", Vendor: "apns", Token: "t-bob-1"},
+		{SDKAppID: 1, UserID: "bob", DeviceID: "d2", Vendor: "fcm", Token: "t-bob-2"},
+		{SDKAppID: 1, UserID: "carol", DeviceID: "d1", Vendor: "apns", Token: "t-carol-1"},
+		{SDKAppID: 2, UserID: "bob", DeviceID: "d1", Vendor: "apns", Token: "t-bob-app2"},
+	} {
+		tok.RegisteredAt = t0
+		if err := db.PutIMPushToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(app uint32, user string) int64 {
+		t.Helper()
+		n, err := db.CountPushTokens(ctx, app, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := db.ErasePushTokensDevice(ctx, 1, "bob", ""); err == nil {
+		t.Fatal("device erasure without a device id accepted")
+	}
+	if n, err := db.ErasePushTokensDevice(ctx, 1, "bob", "d2"); err != nil || n != 1 {
+		t.Fatalf("erase bob/d2 = %d, %v", n, err)
+	}
+	if got, _ := db.IMPushTokens(ctx, 1, "bob"); len(got) != 1 || got[0].DeviceID != "d1" || got[0].Token != "t-bob-1" {
+		t.Fatalf("bob after device erasure: %+v", got)
+	}
+	if n, err := db.ErasePushTokens(ctx, 1, "bob"); err != nil || n != 1 {
+		t.Fatalf("erase bob = %d, %v", n, err)
+	}
+	if count(1, "bob") != 0 || count(1, "carol") != 1 || count(2, "bob") != 1 {
+		t.Fatal("erasure deleted the wrong tokens")
+	}
+
+	if _, err := db.ShredSubject(ctx, 1, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.IMPushTokens(ctx, 1, "carol"); err != nil || len(got) != 0 {
+		t.Fatalf("carol's tokens after shred = %+v, %v", got, err)
+	}
+	if count(1, "carol") != 1 {
+		t.Fatal("shred deleted the row; only erasure does")
+	}
+	// A login after the shred registers afresh under a new key.
+	if err := db.PutIMPushToken(ctx, store.IMPushToken{SDKAppID: 1, UserID: "carol", DeviceID: "d1", Vendor: "apns", Token: "t-carol-new", RegisteredAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.IMPushTokens(ctx, 1, "carol"); err != nil || len(got) != 1 || got[0].Token != "t-carol-new" {
+		t.Fatalf("carol re-registered = %+v, %v", got, err)
+	}
+	if err := db.PutIMPushToken(ctx, store.IMPushToken{SDKAppID: 1, UserID: "carol", DeviceID: "d1", Vendor: "apns",
+		Token: strings.Repeat("x", 513), RegisteredAt: t0}); err == nil {
+		t.Fatal("token over 512 bytes stored")
 	}
 }

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -38,6 +40,15 @@ type dataKey struct {
 	subject string // blind-index reference
 	user    string // the identifier, for listings
 	aead    *keyring.AESGCM
+	commit  []byte // audit commitment key, derived from the data key
+}
+
+// commitKey derives a subject's audit commitment key from its data key:
+// destroyed with it, so the subject's audit records become unlinkable.
+func commitKey(raw []byte) []byte {
+	m := hmac.New(sha256.New, raw)
+	m.Write([]byte("parley/audit-commit/v1"))
+	return m.Sum(nil)
 }
 
 // subjectKeys is the DB's key machinery: the blind index, the keystore of
@@ -217,7 +228,7 @@ func (db *DB) createKey(ctx context.Context, tx *sql.Tx, sdkAppID uint32, userID
 	if err != nil {
 		return nil, err
 	}
-	k := &dataKey{id: id, app: sdkAppID, subject: ref, user: userID, aead: aead}
+	k := &dataKey{id: id, app: sdkAppID, subject: ref, user: userID, aead: aead, commit: commitKey(raw)}
 	sealedID, err := db.sealWith(k, []byte(userID), []byte("subject"))
 	if err != nil {
 		return nil, err
@@ -274,7 +285,7 @@ func (db *DB) unwrapKey(app uint32, ref, idText, epoch string, wrapped, sealedID
 	if err != nil {
 		return nil, err
 	}
-	k := &dataKey{app: app, subject: ref, aead: aead}
+	k := &dataKey{app: app, subject: ref, aead: aead, commit: commitKey(raw)}
 	if _, err := hex.Decode(k.id[:], []byte(idText)); err != nil {
 		return nil, fmt.Errorf("sqlite: data key id %q: %w", idText, err)
 	}
@@ -404,6 +415,23 @@ func (db *DB) ShredSubject(ctx context.Context, sdkAppID uint32, userID string) 
 	return ids, nil
 }
 
+// SubjectCommitKey returns the user's audit commitment key (see
+// audit.Commit), or nil if the user has no data key (nothing stored): a
+// lookup never creates one, since a key row itself records the user.
+func (db *DB) SubjectCommitKey(ctx context.Context, sdkAppID uint32, userID string) ([]byte, error) {
+	if err := db.haveKeys(); err != nil {
+		return nil, err
+	}
+	k, err := db.keyOf(ctx, db.read, sdkAppID, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return k.commit, nil
+}
+
 // SubjectKeyID reports a user's current data key id ("" if none), for
 // receipts and exports.
 func (db *DB) SubjectKeyID(ctx context.Context, sdkAppID uint32, userID string) (string, error) {
@@ -493,4 +521,15 @@ func (db *DB) rewrapBatch(ctx context.Context, cur string, limit int) (int64, er
 		return 0, fmt.Errorf("sqlite: rewrap data keys: %w", err)
 	}
 	return n, nil
+}
+
+// Backup writes a consistent copy of the database to path (VACUUM INTO),
+// which must not exist. The copy holds subject keys only wrapped under
+// epoch keys, and no keystore: restored within the keystore window it
+// opens with the live keystore; after it, erased subjects stay erased.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if _, err := db.write.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("sqlite: backup to %s: %w", path, err)
+	}
+	return nil
 }

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/parley-rtc/parley/internal/app"
+	"github.com/parley-rtc/parley/internal/audit"
+	"github.com/parley-rtc/parley/internal/dsr"
+	"github.com/parley-rtc/parley/internal/keyring"
+	"github.com/parley-rtc/parley/internal/privacy/consent"
+	"github.com/parley-rtc/parley/internal/privacy/inventory"
+	"github.com/parley-rtc/parley/internal/privacy/workdays"
+	"github.com/parley-rtc/parley/internal/room"
+	"github.com/parley-rtc/parley/internal/store/sqlite"
+)
+
+// receiptLabel is the keyring.Derive purpose of the DSR receipt key.
+const receiptLabel = "dsr-receipt/v1"
+
+// Rights is the data-subject-rights engine with the audit log it writes
+// to, built the same way by `parley serve` and by `parley dsr --data`.
+type Rights struct {
+	Engine  *dsr.Engine
+	Audit   *audit.Log
+	Consent *consent.Service
+	// AuditKey is the checkpoint verifier key (publishable).
+	AuditKey string
+}
+
+// RightsOptions are the optional parts of NewRights.
+type RightsOptions struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Kick ends a user's live sessions on delete and cancel.
+	Kick func(sdkAppID uint32, userID string)
+}
+
+// NewRights opens the audit log and builds the rights engine over the
+// local stores. The consent service it returns reports every ledger
+// entry to the audit log.
+func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Rights, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	signer, vkey, err := audit.SignerFromKEK(local.KEK, audit.DefaultName)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	log, err := audit.Open(local.DB, signer, verifier, o.Now)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	seed, err := keyring.Derive(local.KEK, receiptLabel)
+	if err != nil {
+		return nil, err
+	}
+	cal, err := workdays.Default()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cal.Warnings(o.Now()) {
+		o.Logger.Warn(w)
+	}
+	consentSvc := consent.New(local.DB, local.DB, consent.Options{Logger: o.Logger, Now: o.Now,
+		Recorded: consentAuditor(local.DB, log)})
+	eng, err := dsr.New(dsr.Config{
+		Inventory:  inv,
+		Handlers:   dsr.BuiltinHandlers(local.DB),
+		Keys:       local.DB,
+		Requests:   local.DB,
+		Audit:      log,
+		Holds:      holdChecker{local.DB, o.Now},
+		Consent:    consentSvc,
+		Corrector:  declaredCorrector{consentSvc},
+		Kick:       o.Kick,
+		Calendar:   cal,
+		ReceiptKey: ed25519.NewKeyFromSeed(seed),
+		Now:        o.Now,
+		Logger:     o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Rights{Engine: eng, Audit: log, Consent: consentSvc, AuditKey: vkey}, nil
+}
+
+// consentAuditor appends every consent-ledger entry to the audit log as a
+// commitment under the user's key (SEC-2): the log proves the decision
+// and its version without naming the user.
+func consentAuditor(db *sqlite.DB, log *audit.Log) func(ctx context.Context, e consent.Entry) error {
+	return func(ctx context.Context, e consent.Entry) error {
+		key, err := db.SubjectCommitKey(ctx, e.SDKAppID, e.UserID)
+		if err != nil {
+			return err
+		}
+		if key == nil {
+			return fmt.Errorf("consent entry recorded without a subject key")
+		}
+		kind := audit.KindConsentGrant
+		if e.Action != "grant" {
+			kind = audit.KindConsentWithdraw
+		}
+		detail := map[string]string{"policy": e.PolicyVersion, "purposes": strconv.Itoa(len(e.Purposes))}
+		if e.Method != "" {
+			detail["method"] = e.Method
+		}
+		if e.AgeBand != "" {
+			detail["age_band"] = e.AgeBand
+		}
+		_, err = log.Append(ctx, audit.Entry{At: e.RecordedAt, Kind: kind, SDKAppID: e.SDKAppID,
+			SubjectKey: key, Subject: e.UserID, Detail: detail})
+		return err
+	}
+}
+
+// declaredCorrector corrects the user-declared consent fields.
+type declaredCorrector struct{ svc *consent.Service }
+
+func (c declaredCorrector) Correct(ctx context.Context, sdkAppID uint32, userID string, cs []dsr.Correction) (int64, error) {
+	var d consent.Declared
+	for _, x := range cs {
+		v := x.Value
+		switch x.Field {
+		case "age_band":
+			d.AgeBand = &v
+		case "guardian_ref":
+			d.GuardianRef = &v
+		default:
+			return 0, fmt.Errorf("%w: %q is not a correctable field (age_band, guardian_ref)", consent.ErrCorrection, x.Field)
+		}
+	}
+	n, err := c.svc.CorrectDeclared(ctx, sdkAppID, userID, d)
+	return int64(n), err
+}
+
+// kickFromRooms removes the user from every room of the app.
+func kickFromRooms(rooms *room.Manager) func(uint32, string) {
+	return func(sdkAppID uint32, userID string) {
+		for _, r := range rooms.Rooms(sdkAppID) {
+			_, _ = rooms.RemoveUsers(sdkAppID, r.Room, []string{userID})
+		}
+	}
+}
+
+// holdChecker reports a legal hold on the user or their whole app
+// (RETAIN-4): erasure is refused with the legal ground while it lasts.
+type holdChecker struct {
+	db  *sqlite.DB
+	now func() time.Time
+}
+
+func (h holdChecker) Held(ctx context.Context, sdkAppID uint32, userID string) (bool, error) {
+	holds, err := h.db.ListLegalHolds(ctx, sdkAppID, false, h.now())
+	if err != nil {
+		return false, err
+	}
+	ref := h.db.UserRef(sdkAppID, userID)
+	for _, x := range holds {
+		if x.Subject == "" || x.Subject == ref {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,248 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/parley-rtc/parley/internal/store"
+)
+
+// Data-subject queries across stores (package dsr). Rows are found by the
+// subject's blind-index reference; for telemetry that is the same 16
+// bytes as the user_ref pseudonym (keyring.IndexLabel).
+
+// eraseBatch bounds one DELETE statement, so the single write connection
+// is never held for long by one erasure.
+const eraseBatch = 10_000
+
+// telemetryRef is the user's telemetry pseudonym.
+func (db *DB) telemetryRef(sdkAppID uint32, kind, id string) []byte {
+	if db.keys == nil {
+		return nil
+	}
+	return db.keys.index.Sum(sdkAppID, kind, id)
+}
+
+func (db *DB) partitionTables(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT table_name FROM telemetry_partitions ORDER BY day`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: telemetry partitions: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// subjectFilter is the WHERE clause and arguments selecting a user's (or
+// one of their devices') telemetry rows.
+func (db *DB) subjectFilter(sdkAppID uint32, userID, deviceID string) (string, []any) {
+	where := `sdkappid = ? AND user_ref = ?`
+	args := []any{sdkAppID, db.telemetryRef(sdkAppID, "user", userID)}
+	if deviceID != "" {
+		where += ` AND device_ref = ?`
+		args = append(args, db.telemetryRef(sdkAppID, "device", deviceID))
+	}
+	return where, args
+}
+
+// EraseTelemetrySubject deletes the user's telemetry rows in every day
+// partition (all devices when deviceID is "").
+func (db *DB) EraseTelemetrySubject(ctx context.Context, sdkAppID uint32, userID, deviceID string) (int64, error) {
+	if err := db.haveKeys(); err != nil {
+		return 0, err
+	}
+	tables, err := db.partitionTables(ctx)
+	if err != nil {
+		return 0, err
+	}
+	where, args := db.subjectFilter(sdkAppID, userID, deviceID)
+	var total int64
+	for _, t := range tables {
+		for {
+			res, err := db.write.ExecContext(ctx, `DELETE FROM `+t+` WHERE id IN (SELECT id FROM `+t+` WHERE `+where+` LIMIT `+fmt.Sprint(eraseBatch)+`)`, args...)
+			if err != nil {
+				return total, fmt.Errorf("sqlite: erase telemetry in %s: %w", t, err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < eraseBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// CountTelemetrySubject counts the user's telemetry rows.
+func (db *DB) CountTelemetrySubject(ctx context.Context, sdkAppID uint32, userID, deviceID string) (int64, error) {
+	if err := db.haveKeys(); err != nil {
+		return 0, err
+	}
+	tables, err := db.partitionTables(ctx)
+	if err != nil {
+		return 0, err
+	}
+	where, args := db.subjectFilter(sdkAppID, userID, deviceID)
+	var total int64
+	for _, t := range tables {
+		var n int64
+		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM `+t+` WHERE `+where, args...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("sqlite: count telemetry in %s: %w", t, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// ExportTelemetrySubject returns the user's telemetry rows, oldest first.
+func (db *DB) ExportTelemetrySubject(ctx context.Context, sdkAppID uint32, userID string) ([]store.TelemetryRecord, error) {
+	if err := db.haveKeys(); err != nil {
+		return nil, err
+	}
+	tables, err := db.partitionTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	where, args := db.subjectFilter(sdkAppID, userID, "")
+	var out []store.TelemetryRecord
+	for _, t := range tables {
+		err := func() error {
+			rows, err := db.read.QueryContext(ctx, `SELECT id, room_key, user_ref, device_ref, section, data FROM `+t+` WHERE `+where+` ORDER BY id`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				r := store.TelemetryRecord{SDKAppID: sdkAppID}
+				var id int64
+				if err := rows.Scan(&id, &r.RoomKey, &r.UserRef, &r.DeviceRef, &r.Section, &r.Data); err != nil {
+					return err
+				}
+				r.At = time.UnixMilli(id >> idSeqBits).UTC()
+				out = append(out, r)
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: export telemetry from %s: %w", t, err)
+		}
+	}
+	return out, nil
+}
+
+// EraseIMMemberships removes the user from every group of the app (and
+// their pending applications). Groups the user owns keep existing with
+// no owner: their other members' conversation is theirs too.
+func (db *DB) EraseIMMemberships(ctx context.Context, sdkAppID uint32, userID string) (int64, error) {
+	if err := db.haveKeys(); err != nil {
+		return 0, err
+	}
+	ref := db.UserRef(sdkAppID, userID)
+	var total int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM im_group_members WHERE sdkappid = ? AND user_id = ?`,
+			`DELETE FROM im_join_requests WHERE sdkappid = ? AND user_id = ?`,
+			`UPDATE im_groups SET owner = '' WHERE sdkappid = ? AND owner = ?`,
+		} {
+			res, err := tx.ExecContext(ctx, q, sdkAppID, ref)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: erase memberships: %w", err)
+	}
+	return total, nil
+}
+
+// CountIMSubject counts what the messages store still holds readable
+// about the user: messages they sent that are not tombstones, group
+// memberships, read cursors and extensions they wrote.
+func (db *DB) CountIMSubject(ctx context.Context, sdkAppID uint32, userID string) (int64, error) {
+	if err := db.haveKeys(); err != nil {
+		return 0, err
+	}
+	ref := db.UserRef(sdkAppID, userID)
+	var n int64
+	err := db.read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM im_messages WHERE sdkappid = ?1 AND sender = ?2 AND erased = 0)
+		+ (SELECT count(*) FROM im_group_members WHERE sdkappid = ?1 AND user_id = ?2)
+		+ (SELECT count(*) FROM im_join_requests WHERE sdkappid = ?1 AND user_id = ?2)
+		+ (SELECT count(*) FROM im_cursors WHERE sdkappid = ?1 AND user_id = ?2)
+		+ (SELECT count(*) FROM im_extensions WHERE sdkappid = ?1 AND writer = ?2)
+		+ (SELECT count(*) FROM im_groups WHERE sdkappid = ?1 AND owner = ?2)`, sdkAppID, ref).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count messages of subject: %w", err)
+	}
+	return n, nil
+}
+
+// ExportIMSubject returns the messages the user sent in the app that
+// still have content (not recalled or erased), oldest first per
+// conversation: the "messages" part of a data-subject export.
+func (db *DB) ExportIMSubject(ctx context.Context, sdkAppID uint32, userID string) ([]store.IMMessage, error) {
+	r, err := db.imRefs()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT conv_id, `+messageColumns+` FROM im_messages
+		WHERE sdkappid = ? AND sender = ? AND erased = 0 AND recalled = 0 ORDER BY conv_id, seq`,
+		int64(sdkAppID), db.UserRef(sdkAppID, userID))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: export messages: %w", err)
+	}
+	type item struct {
+		stored string
+		row    imRow
+	}
+	var items []item
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var it item
+			var r imRow
+			if err := rows.Scan(&it.stored, &r.seq, &r.sender, &r.clientID, &r.at, &r.content, &r.needReceipt,
+				&r.recalled, &r.recalledAt, &r.recalledBy, &r.erased); err != nil {
+				return err
+			}
+			it.row = r
+			items = append(items, it)
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: export messages: %w", err)
+	}
+	out := make([]store.IMMessage, 0, len(items))
+	for _, it := range items {
+		conv, ok, err := r.clearConv(ctx, db.read, sdkAppID, it.stored)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: export messages: %w", err)
+		}
+		if !ok {
+			conv = "" // the peer was erased: the conversation has no name any more
+		}
+		m, err := r.message(ctx, db.read, sdkAppID, conv, it.stored, it.row)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: export messages: %w", err)
+		}
+		if !m.Erased {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
