@@ -66,15 +66,20 @@ type Options struct {
 	// CacheTTL is how long a decrypted secret is served from memory;
 	// zero means DefaultCacheTTL, negative disables the cache.
 	CacheTTL time.Duration
+	// Changed, if set, records each change to an app (settings, secret
+	// rotation, deletion) — the audit log (issue 5, item 4). Its error is
+	// the operation's: a change that cannot be recorded is reported.
+	Changed func(ctx context.Context, sdkAppID uint32, change string, detail map[string]string) error
 }
 
 // Service manages apps. It is safe for concurrent use.
 type Service struct {
-	store  store.AppStore
-	sealer keyring.Sealer
-	logger *slog.Logger
-	now    func() time.Time
-	ttl    time.Duration
+	store    store.AppStore
+	sealer   keyring.Sealer
+	logger   *slog.Logger
+	now      func() time.Time
+	ttl      time.Duration
+	onChange func(ctx context.Context, sdkAppID uint32, change string, detail map[string]string) error
 
 	// ensureMu makes EnsureDevApp's check-then-create atomic within the
 	// process.
@@ -96,12 +101,13 @@ type cachedApp struct {
 // New returns a Service storing apps in st and sealing secrets with sealer.
 func New(st store.AppStore, sealer keyring.Sealer, opts Options) *Service {
 	s := &Service{
-		store:  st,
-		sealer: sealer,
-		logger: opts.Logger,
-		now:    opts.Now,
-		ttl:    opts.CacheTTL,
-		cache:  make(map[uint32]cachedApp),
+		store:    st,
+		sealer:   sealer,
+		logger:   opts.Logger,
+		now:      opts.Now,
+		ttl:      opts.CacheTTL,
+		onChange: opts.Changed,
+		cache:    make(map[uint32]cachedApp),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -270,6 +276,17 @@ func (s *Service) Delete(ctx context.Context, sdkAppID uint32) error {
 		return fmt.Errorf("app: delete: %w", err)
 	}
 	s.logger.Info("app deleted", "sdkappid", sdkAppID)
+	return s.changed(ctx, sdkAppID, "deleted", nil)
+}
+
+// changed reports a change to the Changed hook.
+func (s *Service) changed(ctx context.Context, sdkAppID uint32, change string, detail map[string]string) error {
+	if s.onChange == nil {
+		return nil
+	}
+	if err := s.onChange(ctx, sdkAppID, change, detail); err != nil {
+		return fmt.Errorf("app: record %s in the audit log: %w", change, err)
+	}
 	return nil
 }
 
@@ -289,7 +306,9 @@ func (s *Service) UpdateSettings(ctx context.Context, sdkAppID uint32, settings 
 	s.logger.Info("app settings updated", "sdkappid", sdkAppID,
 		"recording", settings.Recording, "relay", settings.Relay,
 		"billing_mode", settings.BillingMode, "enforce_private_map_key", settings.EnforcePrivateMapKey)
-	return nil
+	return s.changed(ctx, sdkAppID, "settings", map[string]string{
+		"recording": strconv.FormatBool(settings.Recording), "relay": strconv.FormatBool(settings.Relay),
+		"billing_mode": string(settings.BillingMode), "enforce_private_map_key": strconv.FormatBool(settings.EnforcePrivateMapKey)})
 }
 
 // RotateSecret replaces the app's secret key; UserSigs signed with the old
@@ -311,6 +330,9 @@ func (s *Service) RotateSecret(ctx context.Context, sdkAppID uint32) (App, error
 		return App{}, fmt.Errorf("app: rotate: %w", err)
 	}
 	s.logger.Info("app secret rotated", "sdkappid", sdkAppID)
+	if err := s.changed(ctx, sdkAppID, "secret_rotated", nil); err != nil {
+		return App{}, err
+	}
 	return s.Get(ctx, sdkAppID)
 }
 

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
@@ -19,6 +23,10 @@ type Local struct {
 	Callbacks *Callbacks
 	DB        *sqlite.DB
 	KEK       []byte
+	// Audit is the data directory's Merkle audit log, opened once per
+	// process (issue 5, item 4); AuditKey is its publishable verifier key.
+	Audit    *audit.Log
+	AuditKey string
 }
 
 // Close closes the database.
@@ -54,6 +62,45 @@ func OpenLocalStores(ctx context.Context, o LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: open: %w", err)
 	}
-	svc := New(db, sealer, Options{Logger: o.Logger, Now: o.Now, CacheTTL: o.CacheTTL})
-	return &Local{Apps: svc, Callbacks: NewCallbacks(db, sealer, o.Now), DB: db, KEK: kek}, nil
+	log, vkey, err := openAuditLog(db, kek, o.Now)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("app: open: %w", err)
+	}
+	svc := New(db, sealer, Options{Logger: o.Logger, Now: o.Now, CacheTTL: o.CacheTTL, Changed: appAuditor(log)})
+	return &Local{Apps: svc, Callbacks: NewCallbacks(db, sealer, o.Now), DB: db, KEK: kek, Audit: log, AuditKey: vkey}, nil
+}
+
+// openAuditLog opens the audit log with the checkpoint key derived from
+// the KEK.
+func openAuditLog(db *sqlite.DB, kek []byte, now func() time.Time) (*audit.Log, string, error) {
+	signer, vkey, err := audit.SignerFromKEK(kek, audit.DefaultName)
+	if err != nil {
+		return nil, "", err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit log: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	log, err := audit.Open(db, signer, verifier, now)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit log: %w", err)
+	}
+	return log, vkey, nil
+}
+
+// appAuditor appends app changes to the audit log (app settings, secret
+// rotation, deletion): names and values of settings, never a secret.
+func appAuditor(log *audit.Log) func(ctx context.Context, sdkAppID uint32, change string, detail map[string]string) error {
+	return func(ctx context.Context, sdkAppID uint32, change string, detail map[string]string) error {
+		d := map[string]string{"change": change}
+		for k, v := range detail {
+			d[k] = v
+		}
+		_, err := log.Append(ctx, audit.Entry{Kind: audit.KindAppSettings, SDKAppID: sdkAppID, Detail: d})
+		return err
+	}
 }

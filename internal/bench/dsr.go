@@ -105,7 +105,7 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 		}
 		res.FillSeconds += time.Since(fillStart).Seconds()
 		progress("sweeping")
-		eng, err := server.NewRetention(local.DB, inv, config.Default(), nil, func() time.Time { return now })
+		eng, err := server.NewRetention(local.DB, inv, config.Default(), nil, func() time.Time { return now }, rights.Audit)
 		if err != nil {
 			return res, err
 		}

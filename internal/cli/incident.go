@@ -10,12 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/parley-rtc/parley/internal/app"
-	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/incident"
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
+	"github.com/parley-rtc/parley/internal/server"
 	"github.com/parley-rtc/parley/internal/webhook"
 )
 
@@ -88,20 +86,6 @@ func (t callbackTargets) Target(ctx context.Context, sdkAppID uint32) (webhook.T
 	return webhook.Target{URL: cb.URL, Key: []byte(cb.Key)}, true, nil
 }
 
-// openAuditLog opens the audit log for appending, signed with the key
-// derived from the data directory's key-encryption key.
-func openAuditLog(l *app.Local, env Env) (*audit.Log, error) {
-	signer, vkey, err := audit.SignerFromKEK(l.KEK, audit.DefaultName)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return nil, fmt.Errorf("audit: verifier: %w", err)
-	}
-	return audit.Open(l.DB, signer, verifier, cliClock(env))
-}
-
 // incidentRun is an open data directory with the incident service.
 type incidentRun struct {
 	l   *app.Local
@@ -121,7 +105,7 @@ func withIncidents(ctx context.Context, sub string, f appFlags, env Env, fn func
 		return fail(env, "incident %s: %v", sub, err)
 	}
 	code := func() int {
-		log, err := openAuditLog(l, env)
+		log, _, err := server.OpenAuditLog(l)
 		if err != nil {
 			return fail(env, "incident %s: %v", sub, err)
 		}

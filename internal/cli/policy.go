@@ -10,7 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/privacy/consent"
+	"github.com/parley-rtc/parley/internal/server"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
@@ -94,7 +96,7 @@ func (f *timeFlag) Set(s string) error {
 // withConsent opens the database of an existing data directory, checks
 // that the app exists, runs fn with the consent service and closes the
 // database, reporting a close failure as a failure of the command.
-func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32, fn func(*consent.Service) int) int {
+func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32, fn func(*consent.Service, *audit.Log) int) int {
 	logger := cliLogger(env)
 	l, err := openLocal(ctx, f, env, false)
 	if err != nil {
@@ -108,7 +110,11 @@ func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32
 			}
 			return fail(env, "policy %s: %v", sub, err)
 		}
-		return fn(consent.New(db, db, consent.Options{Logger: logger, Now: cliClock(env)}))
+		log, _, err := server.OpenAuditLog(l)
+		if err != nil {
+			return fail(env, "policy %s: %v", sub, err)
+		}
+		return fn(server.AuditedConsent(l, log, logger, cliClock(env)), log)
 	}()
 	if err := l.Close(); err != nil {
 		return fail(env, "policy %s: close database: %v", sub, err)
@@ -137,7 +143,7 @@ func policyPublish(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "parley policy publish: --version: %v\n", err)
 		return ExitUsage
 	}
-	return withConsent(ctx, "publish", f, env, id, func(svc *consent.Service) int {
+	return withConsent(ctx, "publish", f, env, id, func(svc *consent.Service, log *audit.Log) int {
 		p, err := svc.PublishPolicy(ctx, id, consent.Policy{
 			Version: *version, Material: *material, EffectiveAt: effective.t,
 			Summary: *summary, URL: *link,
@@ -175,7 +181,7 @@ func policyList(ctx context.Context, args []string, env Env) int {
 	if !ok {
 		return ExitUsage
 	}
-	return withConsent(ctx, "list", f, env, id, func(svc *consent.Service) int {
+	return withConsent(ctx, "list", f, env, id, func(svc *consent.Service, log *audit.Log) int {
 		ps, err := svc.Policies(ctx, id)
 		if err != nil {
 			return fail(env, "policy list: %v", err)
@@ -227,9 +233,13 @@ func policyLedger(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "parley policy ledger: --limit must be 1-%d\n", sqlite.MaxConsentListLimit)
 		return ExitUsage
 	}
-	return withConsent(ctx, "ledger", f, env, id, func(svc *consent.Service) int {
+	return withConsent(ctx, "ledger", f, env, id, func(svc *consent.Service, log *audit.Log) int {
 		es, err := svc.Ledger(ctx, id, consent.Filter{UserID: *user, DeviceID: *device, Since: since.t, Limit: *limit})
 		if err != nil {
+			return fail(env, "policy ledger: %v", err)
+		}
+		// SEC-2: a read of personal data is logged before it is shown.
+		if err := server.OperatorRead(ctx, log, id, "cli", "policy ledger", len(es)); err != nil {
 			return fail(env, "policy ledger: %v", err)
 		}
 		if f.json {

@@ -101,7 +101,11 @@ func retentionCmd(ctx context.Context, sub string, args []string, env Env) int {
 		return fail(env, "retention %s: %v", sub, err)
 	}
 	return withLocal(ctx, "retention "+sub, f, env, func(l *app.Local) int {
-		eng, err := server.NewRetention(l.DB, inv, cfg, cliLogger(env), cliClock(env))
+		log, _, err := server.OpenAuditLog(l)
+		if err != nil {
+			return fail(env, "retention %s: %v", sub, err)
+		}
+		eng, err := server.NewRetention(l.DB, inv, cfg, cliLogger(env), cliClock(env), log)
 		if err != nil {
 			return fail(env, "retention %s: %v", sub, err)
 		}

@@ -77,7 +77,8 @@ func TestRetentionCommands(t *testing.T) {
 		t.Fatalf("run --json = %s (%v)", out, err)
 	}
 	for _, s := range read().Stores {
-		if !s.Within || !s.Empty {
+		// The keystore always holds its current epoch key.
+		if !s.Within || (!s.Empty && s.Store != "keystore") {
 			t.Errorf("after the sweep: %+v", s)
 		}
 	}

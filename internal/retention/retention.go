@@ -82,6 +82,7 @@ type Engine struct {
 	now     func() time.Time
 	log     *slog.Logger
 	slack   time.Duration // tolerated lateness in Status
+	swept   func(ctx context.Context, at time.Time, results []Result) error
 
 	run  sync.Mutex
 	stop chan struct{}
@@ -96,6 +97,9 @@ type Options struct {
 	// Interval is how often Start sweeps (default DefaultInterval); it is
 	// also the lateness Status tolerates.
 	Interval time.Duration
+	// Swept, if set, is told each run's results (the server appends them
+	// to the audit log); its error joins the run's.
+	Swept func(ctx context.Context, at time.Time, results []Result) error
 }
 
 // DefaultInterval is the continuous sweep's period.
@@ -112,7 +116,7 @@ func New(targets []Target, opt Options) *Engine {
 	if opt.Interval <= 0 {
 		opt.Interval = DefaultInterval
 	}
-	return &Engine{targets: targets, now: opt.Now, log: opt.Logger, slack: opt.Interval, stop: make(chan struct{})}
+	return &Engine{targets: targets, now: opt.Now, log: opt.Logger, slack: opt.Interval, swept: opt.Swept, stop: make(chan struct{})}
 }
 
 // Run sweeps every target once. progress, if set, is called before each
@@ -136,6 +140,11 @@ func (e *Engine) Run(ctx context.Context, progress func(done, total int, store s
 	}
 	if progress != nil {
 		progress(len(e.targets), len(e.targets), "")
+	}
+	if e.swept != nil {
+		if err := e.swept(ctx, now, out); err != nil {
+			errs = append(errs, fmt.Errorf("retention: record sweep: %w", err))
+		}
 	}
 	return out, errors.Join(errs...)
 }

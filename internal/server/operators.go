@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/incident"
@@ -57,19 +55,6 @@ type consoleAPI struct {
 	log       *slog.Logger
 }
 
-// openAuditLog opens the audit log of a data directory for appending.
-func openAuditLog(local *app.Local, now func() time.Time) (*audit.Log, error) {
-	signer, vkey, err := audit.SignerFromKEK(local.KEK, audit.DefaultName)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
-	}
-	return audit.Open(local.DB, signer, verifier, now)
-}
-
 func newConsoleAPI(d consoleDeps) (*consoleAPI, error) {
 	if d.Local == nil || d.Consent == nil || d.Inventory == nil || d.Notifier == nil {
 		return nil, errors.New("console: local stores, consent, inventory and notifier are required")
@@ -81,7 +66,7 @@ func newConsoleAPI(d consoleDeps) (*consoleAPI, error) {
 		d.Now = time.Now
 	}
 	if d.Audit == nil {
-		l, err := openAuditLog(d.Local, d.Now)
+		l, _, err := OpenAuditLog(d.Local)
 		if err != nil {
 			return nil, fmt.Errorf("console: %w", err)
 		}

@@ -66,7 +66,7 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sweeper, err := NewRetention(local.DB, inv, config.Default(), nil, nil)
+	sweeper, err := NewRetention(local.DB, inv, config.Default(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,23 @@ func (a *restAPI) describeConsentLedger(ctx context.Context, appID uint32, body 
 	if err != nil {
 		return nil, &restError{Code: "InvalidParameter", Message: err.Error()}
 	}
+	if e := a.auditRead(ctx, appID, "DescribeConsentLedger", len(entries)); e != nil {
+		return nil, e
+	}
 	return map[string]any{"Total": len(entries), "Entries": entries}, nil
+}
+
+// auditRead logs an app admin's read of personal data (SEC-2) before the
+// data is returned; if it cannot be logged, it is not returned.
+func (a *restAPI) auditRead(ctx context.Context, appID uint32, action string, records int) *restError {
+	if a.rights == nil {
+		return nil
+	}
+	if err := OperatorRead(ctx, a.rights.Audit, appID, "app_admin", action, records); err != nil {
+		a.log.Error("audit log append failed", "err", err)
+		return &restError{Code: "InternalError", Message: "the read could not be recorded in the audit log; nothing was returned"}
+	}
+	return nil
 }
 
 // describeCallQuality serves the quality dashboard: one app's telemetry
@@ -117,6 +133,11 @@ func (a *restAPI) describeCallQuality(ctx context.Context, appID uint32, body []
 	pts, err := a.privacy.telemetry.Query(ctx, appID, q)
 	if err != nil {
 		return nil, &restError{Code: "InternalError", Message: err.Error()}
+	}
+	if req.UserId != "" { // one user's data: a read of personal data
+		if e := a.auditRead(ctx, appID, "DescribeCallQuality", len(pts)); e != nil {
+			return nil, e
+		}
 	}
 	return map[string]any{"Total": len(pts), "Points": pts}, nil
 }

@@ -3,12 +3,11 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/audit"
@@ -52,17 +51,9 @@ func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Ri
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	signer, vkey, err := audit.SignerFromKEK(local.KEK, audit.DefaultName)
+	log, vkey, err := OpenAuditLog(local)
 	if err != nil {
 		return nil, err
-	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
-	}
-	log, err := audit.Open(local.DB, signer, verifier, o.Now)
-	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	seed, err := keyring.Derive(local.KEK, receiptLabel)
 	if err != nil {
@@ -75,8 +66,7 @@ func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Ri
 	for _, w := range cal.Warnings(o.Now()) {
 		o.Logger.Warn(w)
 	}
-	consentSvc := consent.New(local.DB, local.DB, consent.Options{Logger: o.Logger, Now: o.Now,
-		Recorded: consentAuditor(local.DB, log)})
+	consentSvc := AuditedConsent(local, log, o.Logger, o.Now)
 	eng, err := dsr.New(dsr.Config{
 		Inventory:  inv,
 		Handlers:   dsr.BuiltinHandlers(local.DB),
@@ -96,6 +86,31 @@ func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Ri
 		return nil, err
 	}
 	return &Rights{Engine: eng, Audit: log, Consent: consentSvc, AuditKey: vkey}, nil
+}
+
+// OpenAuditLog returns the data directory's audit log, opened once with
+// the local stores, and its publishable verifier key.
+func OpenAuditLog(local *app.Local) (*audit.Log, string, error) {
+	if local.Audit == nil {
+		return nil, "", errors.New("audit log: the data directory was opened without one")
+	}
+	return local.Audit, local.AuditKey, nil
+}
+
+// AuditedConsent is the consent service whose ledger entries and policy
+// publications are appended to the audit log (SEC-2).
+func AuditedConsent(local *app.Local, log *audit.Log, logger *slog.Logger, now func() time.Time) *consent.Service {
+	return consent.New(local.DB, local.DB, consent.Options{Logger: logger, Now: now,
+		Recorded: consentAuditor(local.DB, log), Published: policyAuditor(log)})
+}
+
+// OperatorRead appends an operator's read of personal data to the audit
+// log (SEC-2): who read (a role or channel), what, and how many records —
+// never the data.
+func OperatorRead(ctx context.Context, log *audit.Log, sdkAppID uint32, actor, what string, records int) error {
+	_, err := log.Append(ctx, audit.Entry{Kind: audit.KindOperatorRead, SDKAppID: sdkAppID,
+		Detail: map[string]string{"actor": actor, "endpoint": what, "records": strconv.Itoa(records)}})
+	return err
 }
 
 // consentAuditor appends every consent-ledger entry to the audit log as a
@@ -123,6 +138,16 @@ func consentAuditor(db *sqlite.DB, log *audit.Log) func(ctx context.Context, e c
 		}
 		_, err = log.Append(ctx, audit.Entry{At: e.RecordedAt, Kind: kind, SDKAppID: e.SDKAppID,
 			SubjectKey: key, Subject: e.UserID, Detail: detail})
+		return err
+	}
+}
+
+// policyAuditor appends a policy publication to the audit log.
+func policyAuditor(log *audit.Log) func(ctx context.Context, p consent.Policy) error {
+	return func(ctx context.Context, p consent.Policy) error {
+		_, err := log.Append(ctx, audit.Entry{At: p.PublishedAt, Kind: audit.KindPolicyPublish, SDKAppID: p.SDKAppID,
+			Detail: map[string]string{"version": p.Version, "material": strconv.FormatBool(p.Material),
+				"effective_at": p.EffectiveAt.UTC().Format(time.RFC3339)}})
 		return err
 	}
 }

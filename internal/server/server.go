@@ -162,7 +162,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.closers = append(s.closers, msg.close)
-	sweeper, err := NewRetention(local.DB, s.privacy.inventory, s.cfg, s.log, s.opts.Now)
+	sweeper, err := NewRetention(local.DB, s.privacy.inventory, s.cfg, s.log, s.opts.Now, rights.Audit)
 	if err != nil {
 		return err
 	}

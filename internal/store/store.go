@@ -90,5 +90,7 @@ type Store interface {
 	AuditLogStore
 	SubjectKeyStore
 	DSRStore
+	OperatorStore
+	IncidentStore
 	Close() error
 }

@@ -42,16 +42,20 @@ type Options struct {
 	// ledger (the server appends it to the audit log, SEC-2). An error
 	// fails the operation that recorded the entry.
 	Recorded func(ctx context.Context, e Entry) error
+	// Published, if set, is called after a policy version is published
+	// (the server appends it to the audit log).
+	Published func(ctx context.Context, p Policy) error
 }
 
 // Service keeps the policy archive and the consent ledger. It is safe for
 // concurrent use; all state lives in the stores.
 type Service struct {
-	policies store.PolicyStore
-	ledger   store.ConsentStore
-	log      *slog.Logger
-	now      func() time.Time
-	recorded func(ctx context.Context, e Entry) error
+	policies  store.PolicyStore
+	ledger    store.ConsentStore
+	log       *slog.Logger
+	now       func() time.Time
+	recorded  func(ctx context.Context, e Entry) error
+	published func(ctx context.Context, p Policy) error
 }
 
 // New builds the service over its two stores. The embedded *sqlite.DB
@@ -64,11 +68,12 @@ func New(policies store.PolicyStore, ledger store.ConsentStore, o Options) *Serv
 		o.Now = time.Now
 	}
 	return &Service{
-		policies: policies,
-		ledger:   ledger,
-		log:      o.Logger.With("component", "consent"),
-		now:      o.Now,
-		recorded: o.Recorded,
+		policies:  policies,
+		ledger:    ledger,
+		log:       o.Logger.With("component", "consent"),
+		now:       o.Now,
+		recorded:  o.Recorded,
+		published: o.Published,
 	}
 }
 

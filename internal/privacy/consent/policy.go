@@ -55,6 +55,11 @@ func (s *Service) PublishPolicy(ctx context.Context, appID uint32, p Policy) (Po
 	}
 	s.log.Info("published privacy policy", "sdkappid", appID, "version", out.Version,
 		"material", out.Material, "effective_at", out.EffectiveAt)
+	if s.published != nil {
+		if err := s.published(ctx, out); err != nil {
+			return out, fmt.Errorf("consent: record publication in audit log: %w", err)
+		}
+	}
 	return out, nil
 }
 

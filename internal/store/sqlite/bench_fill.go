@@ -24,15 +24,20 @@ func (db *DB) FillSubjectRows(ctx context.Context, sdkAppID uint32, userID strin
 		return err
 	}
 	ref := db.UserRef(sdkAppID, userID)
-	peer := db.UserRef(sdkAppID, userID+"-peer")
 	dayNum := day.Unix() / 86400
-	for start := 0; start < messages; start += fillChunk {
-		n := min(fillChunk, messages-start)
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `WITH RECURSIVE g(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM g WHERE x < ?)
+	// C2C conversations of up to 1,000 messages, each with its own peer
+	// (stored conversation ids are "c2c:<ref>|<ref>").
+	for start, c := 0, 0; start < messages; start, c = start+1000, c+1 {
+		n := min(1000, messages-start)
+		conv, err := db.storedConv(sdkAppID, "c2c:"+userID+"|"+fmt.Sprintf("%s-peer-%d", userID, c))
+		if err != nil {
+			return err
+		}
+		err = db.inTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?)
 				INSERT INTO im_messages (sdkappid, conv_id, seq, day, at, sender, body)
-				SELECT ?, 'c2c:' || ? || '|' || ? || '/' || (x / 1000), (x % 1000) + 1, ?, ?, ?, randomblob(80) FROM g`,
-				start, start+n-1, sdkAppID, ref, peer, dayNum, day.UnixMicro(), ref)
+				SELECT ?, ?, x, ?, ?, ?, randomblob(80) FROM g`,
+				n, sdkAppID, conv, dayNum, day.UnixMicro(), ref)
 			return err
 		})
 		if err != nil {

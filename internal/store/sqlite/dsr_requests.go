@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
 )
 
@@ -127,4 +128,29 @@ func (db *DB) DeleteFinishedDSR(ctx context.Context, before time.Time) (int64, e
 		return 0, fmt.Errorf("sqlite: delete finished dsr requests: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// OldestFinishedDSR is the finish time of the oldest finished request.
+func (db *DB) OldestFinishedDSR(ctx context.Context) (time.Time, bool, error) {
+	var at sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT min(finished_at) FROM dsr_requests WHERE finished_at IS NOT NULL`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("sqlite: oldest dsr request: %w", err)
+	}
+	return timeOrZero(at), at.Valid, nil
+}
+
+// KeystoreEpochs lists the keystore's epoch keys, oldest first.
+func (db *DB) KeystoreEpochs() []keyring.EpochInfo {
+	if db.keys == nil {
+		return nil
+	}
+	return db.keys.ks.Epochs()
+}
+
+// KeystoreWindow is the keystore's retention window (0 without a KEK).
+func (db *DB) KeystoreWindow() time.Duration {
+	if db.keys == nil {
+		return 0
+	}
+	return db.keys.ks.Window()
 }
