@@ -92,7 +92,9 @@ func (c *Client) RequestDataRights(ctx context.Context, requestType string) (Rig
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&envelope); err != nil {
 		return res, fmt.Errorf("parley: data-subject request: HTTP %d: %w", resp.StatusCode, err)
 	}
-	var apiErr struct{ Error *struct{ Code, Message string } }
+	var apiErr struct {
+		Error *struct{ Code, Message string }
+	}
 	if json.Unmarshal(envelope.Response, &apiErr) == nil && apiErr.Error != nil {
 		return res, fmt.Errorf("parley: data-subject request: %s: %s", apiErr.Error.Code, apiErr.Error.Message)
 	}

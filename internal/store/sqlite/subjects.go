@@ -105,14 +105,6 @@ func (s *subjectKeys) forget(app uint32, subject string) {
 	delete(s.bySubj, subjKey{app, subject})
 }
 
-// forgetAll empties the cache (after another process may have shredded).
-func (s *subjectKeys) forgetAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.byID)
-	clear(s.bySubj)
-}
-
 // noRef is the reference of every identifier in a database opened
 // without a KEK: it matches no stored row (references are 23 bytes).
 const noRef = "~"
