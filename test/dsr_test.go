@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +57,11 @@ func TestDataSubjectFullCycle(t *testing.T) {
 		secret = "full-cycle secret text"
 	)
 	sdkAppID := fmt.Sprint(p.appID)
+	// The app's backend is down: after-send callbacks (with the message
+	// text) wait in the outbox, and the erasure must reach them too.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer down.Close()
+	runCLI(t, ctx, bin, nil, "app", "callback", "--data", dataDir, "--sdkappid", sdkAppID, "--url", down.URL, "--key", "cbkey0123456789")
 	client := func(id string, initCfg *parley.InitConfig, purposes ...string) *parley.Client {
 		t.Helper()
 		env := &testEnv{appID: p.appID, key: p.key}
@@ -157,6 +163,11 @@ func TestDataSubjectFullCycle(t *testing.T) {
 		}
 	}
 
+	// Alice stops using the app before asking for deletion (her logout
+	// callbacks join the waiting ones).
+	am.Close()
+	_ = alice.Close()
+
 	backup := filepath.Join(t.TempDir(), "before-delete.db")
 	runCLI(t, ctx, bin, nil, "backup", "--data", dataDir, "--out", backup, "--json")
 
@@ -174,10 +185,16 @@ func TestDataSubjectFullCycle(t *testing.T) {
 	if del.Request.State != "completed" || len(del.Request.Receipt) == 0 {
 		t.Fatalf("delete: %+v", del.Request)
 	}
+	erased := map[string]int64{}
 	for _, s := range del.Stores {
+		erased[s.Store] = s.Rows
 		if s.Readable != 0 {
 			t.Errorf("%s still readable: %d", s.Store, s.Readable)
 		}
+	}
+	// The three after-send callbacks (with the text) never left.
+	if erased["webhook_outbox"] < 3 || erased["messages"] < 3 || erased["quality_logs"] == 0 || erased["consent_ledger"] == 0 {
+		t.Errorf("erased rows per store: %v", erased)
 	}
 	// The peer's history keeps the seqs, with tombstones for alice's.
 	hist, err := bm.History(ctx, "c2c:"+min(user, peer)+"|"+max(user, peer), 0, 10)
@@ -189,9 +206,7 @@ func TestDataSubjectFullCycle(t *testing.T) {
 			t.Fatalf("peer still reads the erased text: %+v", m)
 		}
 	}
-	am.Close()
 	bm.Close()
-	_ = alice.Close()
 	_ = bob.Close()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

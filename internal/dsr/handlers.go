@@ -29,6 +29,9 @@ type Stores interface {
 	ExportPushTokens(ctx context.Context, sdkAppID uint32, userID string) ([]store.IMPushToken, error)
 	ErasePushTokens(ctx context.Context, sdkAppID uint32, userID string) (int64, error)
 	ErasePushTokensDevice(ctx context.Context, sdkAppID uint32, userID, deviceID string) (int64, error)
+	// pending callbacks (not an inventory store: transient copies)
+	EraseWebhooksMentioning(ctx context.Context, sdkAppID uint32, userID string) (int64, error)
+	CountWebhooksMentioning(ctx context.Context, sdkAppID uint32, userID string) (int64, error)
 	// keystore
 	SubjectKeyID(ctx context.Context, sdkAppID uint32, userID string) (string, error)
 	ShredSubject(ctx context.Context, sdkAppID uint32, userID string) ([]string, error)
@@ -42,6 +45,7 @@ func BuiltinHandlers(st Stores) []Handler {
 		consentHandler{st},
 		sessionsHandler{st},
 		keystoreHandler{st},
+		callbacksHandler{st},
 		// The inventory declares these stores, and this server version
 		// keeps no end-user rows in them: troubleshooting uploads and
 		// whiteboards are not implemented server-side, and the console
@@ -219,6 +223,27 @@ func (h keystoreHandler) Readable(ctx context.Context, s Subject) (int64, error)
 		return 0, err
 	}
 	return 1, nil
+}
+
+// callbacksHandler covers pending event callbacks to the app's backend:
+// transient copies (of messages, state changes) waiting for delivery,
+// which would carry the user's data out after an erasure. Delivered
+// rows keep no body. Not exported: they are copies of the other stores.
+type callbacksHandler struct{ st Stores }
+
+func (callbacksHandler) Store() string { return "webhook_outbox" }
+
+func (callbacksHandler) Export(context.Context, Subject) ([]any, error) { return nil, nil }
+
+func (h callbacksHandler) Erase(ctx context.Context, s Subject) (int64, error) {
+	return h.st.EraseWebhooksMentioning(ctx, s.SDKAppID, s.UserID)
+}
+
+// EraseDevice: callbacks name users, not devices.
+func (callbacksHandler) EraseDevice(context.Context, Subject) (int64, error) { return 0, nil }
+
+func (h callbacksHandler) Readable(ctx context.Context, s Subject) (int64, error) {
+	return h.st.CountWebhooksMentioning(ctx, s.SDKAppID, s.UserID)
 }
 
 // nothingStored is a store this server keeps no end-user rows in.

@@ -256,6 +256,8 @@ func StoreLabel(storeName string) string {
 		return "Per-user data keys"
 	case "recordings":
 		return "Recordings"
+	case "webhook_outbox":
+		return "Pending event callbacks to the app's backend"
 	}
 	return storeName
 }

@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -245,4 +248,59 @@ func (db *DB) ExportIMSubject(ctx context.Context, sdkAppID uint32, userID strin
 		}
 	}
 	return out, nil
+}
+
+// pendingWebhooksMentioning lists the app's pending callback rows whose
+// body names the user (as a JSON string). Finished rows keep no body.
+func (db *DB) pendingWebhooksMentioning(ctx context.Context, sdkAppID uint32, userID string) ([]int64, error) {
+	needle, err := json.Marshal(userID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE sdkappid = ? AND state = 'pending'`, int64(sdkAppID))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending webhooks: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		w, err := db.scanWebhook(rows)
+		if errors.Is(err, store.ErrErased) {
+			continue // unreadable already
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: pending webhooks: %w", err)
+		}
+		if bytes.Contains(w.Body, needle) {
+			ids = append(ids, w.ID)
+		}
+	}
+	return ids, rows.Err()
+}
+
+// EraseWebhooksMentioning deletes the app's pending callbacks whose body
+// names the user (they would carry the user's id or messages out after
+// the erasure).
+func (db *DB) EraseWebhooksMentioning(ctx context.Context, sdkAppID uint32, userID string) (int64, error) {
+	ids, err := db.pendingWebhooksMentioning(ctx, sdkAppID, userID)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, id := range ids {
+		res, err := db.write.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = ? AND state = 'pending'`, id)
+		if err != nil {
+			return n, fmt.Errorf("sqlite: erase webhook %d: %w", id, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+// CountWebhooksMentioning counts the app's pending callbacks naming the
+// user.
+func (db *DB) CountWebhooksMentioning(ctx context.Context, sdkAppID uint32, userID string) (int64, error) {
+	ids, err := db.pendingWebhooksMentioning(ctx, sdkAppID, userID)
+	return int64(len(ids)), err
 }

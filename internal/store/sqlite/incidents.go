@@ -322,7 +322,7 @@ func (db *DB) incidentApps(ctx context.Context, id int64) ([]store.IncidentApp, 
 
 // WebhookByEventID implements store.IncidentStore.
 func (db *DB) WebhookByEventID(ctx context.Context, sdkAppID uint32, eventID string) (store.Webhook, error) {
-	w, err := scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE sdkappid = ? AND event_id = ?`,
+	w, err := db.scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE sdkappid = ? AND event_id = ?`,
 		int64(sdkAppID), eventID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Webhook{}, fmt.Errorf("webhook event %q of app %d: %w", eventID, sdkAppID, store.ErrNotFound)

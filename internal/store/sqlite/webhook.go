@@ -7,12 +7,18 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
 )
 
 var _ store.WebhookOutbox = (*DB)(nil)
 
-const webhookColumns = `id, sdkappid, event_id, url, body, created_at, first_attempt_at, next_attempt_at, attempts, state, last_error`
+const webhookColumns = `id, sdkappid, event_id, url, body, created_at, first_attempt_at, next_attempt_at, attempts, state, last_error, body_epoch`
+
+// webhookAAD binds a sealed body to its app and event.
+func webhookAAD(sdkAppID uint32, eventID string) []byte {
+	return fmt.Appendf(nil, "webhook/%d/%s", sdkAppID, eventID)
+}
 
 // EnqueueWebhook inserts a pending delivery. The write connection commits
 // before returning (WAL, synchronous=NORMAL: durable across a process
@@ -25,11 +31,18 @@ func (db *DB) EnqueueWebhook(ctx context.Context, w store.Webhook) (int64, error
 	if !w.FirstAttemptAt.IsZero() {
 		first = w.FirstAttemptAt.UnixMilli()
 	}
+	if err := db.haveKeys(); err != nil {
+		return 0, err
+	}
+	epoch, sealed, err := db.keys.ks.Wrap(w.Body, webhookAAD(w.SDKAppID, w.EventID))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: enqueue webhook: seal body: %w", err)
+	}
 	res, err := db.write.ExecContext(ctx, `INSERT INTO webhook_outbox
-		(sdkappid, event_id, url, body, created_at, first_attempt_at, next_attempt_at, attempts, state, last_error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-		int64(w.SDKAppID), w.EventID, w.URL, w.Body, w.CreatedAt.UnixMilli(), first, w.NextAttemptAt.UnixMilli(),
-		w.Attempts, w.LastError)
+		(sdkappid, event_id, url, body, created_at, first_attempt_at, next_attempt_at, attempts, state, last_error, body_epoch)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+		int64(w.SDKAppID), w.EventID, w.URL, sealed, w.CreatedAt.UnixMilli(), first, w.NextAttemptAt.UnixMilli(),
+		w.Attempts, w.LastError, epoch)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return 0, fmt.Errorf("webhook event %q of app %d: %w", w.EventID, w.SDKAppID, store.ErrConflict)
@@ -61,8 +74,13 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 	}
 	defer rows.Close()
 	var out []store.Webhook
+	var lost []int64
 	for rows.Next() {
-		w, err := scanWebhook(rows)
+		w, err := db.scanWebhook(rows)
+		if errors.Is(err, store.ErrErased) {
+			lost = append(lost, w.ID)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: claim webhooks: %w", err)
 		}
@@ -70,6 +88,14 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: claim webhooks: %w", err)
+	}
+	rows.Close()
+	// A body sealed under a destroyed epoch cannot be sent any more.
+	for _, id := range lost {
+		if err := db.FinishWebhookAttempt(ctx, id, store.WebhookResult{State: store.WebhookFailed,
+			NextAttemptAt: now, LastError: "body unreadable: sealed under a destroyed keystore epoch"}); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -96,8 +122,10 @@ func (db *DB) FinishWebhookAttempt(ctx context.Context, id int64, r store.Webhoo
 	if r.Attempted {
 		n = 1
 	}
+	// A finished row keeps its delivery record, not the body.
 	res, err := db.write.ExecContext(ctx, `UPDATE webhook_outbox
-		SET attempts = attempts + ?, state = ?, next_attempt_at = ?, last_error = ?
+		SET attempts = attempts + ?, state = ?, next_attempt_at = ?, last_error = ?,
+		    body = CASE WHEN ?2 = 'pending' THEN body ELSE X'' END
 		WHERE id = ? AND state = 'pending'`,
 		n, string(r.State), r.NextAttemptAt.UnixMilli(), r.LastError, id)
 	if err != nil {
@@ -113,7 +141,7 @@ func (db *DB) FinishWebhookAttempt(ctx context.Context, id int64, r store.Webhoo
 
 // GetWebhook reads one row.
 func (db *DB) GetWebhook(ctx context.Context, id int64) (store.Webhook, error) {
-	w, err := scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE id = ?`, id))
+	w, err := db.scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Webhook{}, fmt.Errorf("webhook %d: %w", id, store.ErrNotFound)
 	}
@@ -136,20 +164,36 @@ func (db *DB) DeleteWebhooksBefore(ctx context.Context, t time.Time) (int64, err
 	return n, nil
 }
 
-func scanWebhook(r scanner) (store.Webhook, error) {
+// scanWebhook reads a row and opens its body: a body sealed under a
+// destroyed epoch returns the row's id with an error wrapping
+// store.ErrErased; a finished row has an empty body.
+func (db *DB) scanWebhook(r scanner) (store.Webhook, error) {
 	var (
 		w                  store.Webhook
 		app, created, next int64
 		first              sql.NullInt64
-		state              string
+		state, epoch       string
 	)
-	if err := r.Scan(&w.ID, &app, &w.EventID, &w.URL, &w.Body, &created, &first, &next, &w.Attempts, &state, &w.LastError); err != nil {
+	if err := r.Scan(&w.ID, &app, &w.EventID, &w.URL, &w.Body, &created, &first, &next, &w.Attempts, &state, &w.LastError, &epoch); err != nil {
 		return store.Webhook{}, err
 	}
 	w.SDKAppID, w.State = uint32(app), store.WebhookState(state)
 	w.CreatedAt, w.NextAttemptAt = time.UnixMilli(created).UTC(), time.UnixMilli(next).UTC()
 	if first.Valid {
 		w.FirstAttemptAt = time.UnixMilli(first.Int64).UTC()
+	}
+	if epoch != "" && len(w.Body) > 0 {
+		if err := db.haveKeys(); err != nil {
+			return store.Webhook{}, err
+		}
+		body, err := db.keys.ks.Unwrap(epoch, w.Body, webhookAAD(w.SDKAppID, w.EventID))
+		if errors.Is(err, keyring.ErrEpochDestroyed) {
+			return store.Webhook{ID: w.ID}, fmt.Errorf("webhook %d: %w", w.ID, store.ErrErased)
+		}
+		if err != nil {
+			return store.Webhook{}, fmt.Errorf("webhook %d body: %w", w.ID, err)
+		}
+		w.Body = body
 	}
 	if w.Body == nil {
 		w.Body = []byte{}
