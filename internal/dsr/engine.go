@@ -80,7 +80,10 @@ type Config struct {
 	Consent   ConsentRecorder // required for withdraw and cancel
 	Corrector Corrector       // optional; without it correct is refused
 	// Kick ends the user's live sessions (cancel, delete); optional.
-	Kick       func(sdkAppID uint32, userID string)
+	Kick func(sdkAppID uint32, userID string)
+	// Flush writes out data still queued for storage (telemetry batches)
+	// before an erasure, so nothing received before it lands after it.
+	Flush      func(ctx context.Context) error
 	Calendar   *workdays.Calendar
 	ReceiptKey ed25519.PrivateKey
 	Now        func() time.Time

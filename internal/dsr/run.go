@@ -131,6 +131,11 @@ func (r *run) erase(ctx context.Context) (Result, error) {
 	if (t == TypeCancel || t == TypeDelete) && r.e.cfg.Kick != nil {
 		r.e.cfg.Kick(r.s.SDKAppID, r.s.UserID)
 	}
+	if r.e.cfg.Flush != nil {
+		if err := r.e.cfg.Flush(ctx); err != nil {
+			return Result{}, fmt.Errorf("dsr: flush queued data: %w", err)
+		}
+	}
 	var res Result
 	var destroyed []string
 	start := time.Now()

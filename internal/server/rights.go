@@ -39,6 +39,8 @@ type RightsOptions struct {
 	Now    func() time.Time
 	// Kick ends a user's live sessions on delete and cancel.
 	Kick func(sdkAppID uint32, userID string)
+	// Flush writes out queued telemetry before an erasure.
+	Flush func(ctx context.Context) error
 }
 
 // NewRights opens the audit log and builds the rights engine over the
@@ -77,6 +79,7 @@ func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Ri
 		Consent:    consentSvc,
 		Corrector:  declaredCorrector{consentSvc},
 		Kick:       o.Kick,
+		Flush:      o.Flush,
 		Calendar:   cal,
 		ReceiptKey: ed25519.NewKeyFromSeed(seed),
 		Now:        o.Now,

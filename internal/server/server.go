@@ -142,7 +142,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.closers = append(s.closers, s.media.Close)
 
 	s.rooms = room.NewManager(room.Config{MaxParticipants: s.cfg.Rooms.MaxParticipants, Now: s.opts.Now, Observer: hooks.observer})
-	rights, err := NewRights(local, s.privacy.inventory, RightsOptions{Logger: s.log, Now: s.opts.Now, Kick: kickFromRooms(s.rooms)})
+	rights, err := NewRights(local, s.privacy.inventory, RightsOptions{Logger: s.log, Now: s.opts.Now,
+		Kick: kickFromRooms(s.rooms), Flush: s.privacy.telemetry.Flush})
 	if err != nil {
 		return fmt.Errorf("rights: %w", err)
 	}
