@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
@@ -346,4 +348,59 @@ func (e *testEnv) restSelf(t *testing.T, user string, body any) map[string]any {
 		t.Fatal(err)
 	}
 	return out.Response
+}
+
+// TestMinorWithoutGuardianRefusedAndErased: a user who stored data as an
+// adult, then turns out to be a minor without guardian consent, can
+// neither enter a room nor log in to messaging, and what was stored about
+// them is erased by a system request. proves MINOR-1
+func TestMinorWithoutGuardianRefusedAndErased(t *testing.T) {
+	env := startServer(t)
+	ctx := testCtx(t, 30*time.Second)
+	const user = "teen-minor-check"
+	m := env.login(t, ctx, env.imClient(t, user, parley.Config{}), newInbox(), nil)
+	if _, err := m.SendText(ctx, parley.IMTarget{User: "friend"}, "stored before the age was known"); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() map[string]float64 {
+		resp := env.rest(t, "SubmitDataSubjectRequest", map[string]any{"Type": "access", "UserId": user}, "")
+		out := map[string]float64{}
+		stores, _ := resp["Stores"].([]any)
+		for _, s := range stores {
+			sm := s.(map[string]any)
+			out[sm["store"].(string)] = sm["rows"].(float64)
+		}
+		return out
+	}
+	if s := stored(); s["messages"] == 0 || s["consent_ledger"] == 0 {
+		t.Fatalf("nothing stored to begin with: %v", s)
+	}
+	minorClaim := &protocol.ConsentClaim{PolicyVersion: testPolicyVersion, Purposes: []string{protocol.PurposeRTC, protocol.PurposeIM},
+		Method: protocol.ConsentMethodSDK, GrantedAt: time.Now().UnixMilli(), AgeBand: protocol.AgeBandMinor}
+	room := dialRaw(t, ctx, env)
+	b, _ := protocol.Encode(protocol.TypeJoin, 1, protocol.JoinRequest{SDKAppID: env.appID, UserID: user, UserSig: env.userSig(t, user),
+		RoomID: 31, Scene: protocol.SceneVideoCall, DeviceID: "teen-phone", Platform: "go", Consent: minorClaim})
+	room.write(ctx, websocket.MessageText, b)
+	room.expectError(ctx, protocol.ErrCodeGuardianRequired, "guardian")
+	im := dialRaw(t, ctx, env)
+	b, _ = protocol.Encode(protocol.TypeIMLogin, 1, protocol.IMLogin{SDKAppID: env.appID, UserID: user, UserSig: env.userSig(t, user),
+		DeviceID: "teen-phone", Platform: "go", Consent: minorClaim})
+	im.write(ctx, websocket.MessageText, b)
+	im.expectError(ctx, protocol.ErrCodeGuardianRequired, "guardian")
+
+	s := stored()
+	for name, n := range s {
+		if n != 0 {
+			t.Errorf("after the refusal %s still holds %v rows", name, n)
+		}
+	}
+	reqs := env.rest(t, "DescribeDataSubjectRequests", map[string]any{}, "")
+	found := false
+	for _, r := range reqs["Requests"].([]any) {
+		rm := r.(map[string]any)
+		found = found || (rm["type"] == "delete" && rm["source"] == "system" && rm["state"] == "completed")
+	}
+	if !found {
+		t.Fatalf("no completed system erasure among %v", reqs["Requests"])
+	}
 }

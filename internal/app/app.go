@@ -308,7 +308,8 @@ func (s *Service) UpdateSettings(ctx context.Context, sdkAppID uint32, settings 
 		"billing_mode", settings.BillingMode, "enforce_private_map_key", settings.EnforcePrivateMapKey)
 	return s.changed(ctx, sdkAppID, "settings", map[string]string{
 		"recording": strconv.FormatBool(settings.Recording), "relay": strconv.FormatBool(settings.Relay),
-		"billing_mode": string(settings.BillingMode), "enforce_private_map_key": strconv.FormatBool(settings.EnforcePrivateMapKey)})
+		"billing_mode": string(settings.BillingMode), "enforce_private_map_key": strconv.FormatBool(settings.EnforcePrivateMapKey),
+		"minor_audience": strconv.FormatBool(settings.MinorAudience)})
 }
 
 // RotateSecret replaces the app's secret key; UserSigs signed with the old

@@ -383,6 +383,11 @@ func printApp(w io.Writer, a app.App) error {
 		pmk = "required"
 	}
 	fmt.Fprintf(tw, "PrivateMapKey:\t%s\n", pmk)
+	audience := "any age (each user declares)"
+	if a.Settings.MinorAudience {
+		audience = "under 14 (guardian consent for everyone)"
+	}
+	fmt.Fprintf(tw, "Audience:\t%s\n", audience)
 	return tw.Flush()
 }
 
@@ -407,6 +412,7 @@ type settingsJSON struct {
 	Relay                bool   `json:"relay"`
 	BillingMode          string `json:"billing_mode"`
 	EnforcePrivateMapKey bool   `json:"enforce_private_map_key"`
+	MinorAudience        bool   `json:"minor_audience"`
 }
 
 func toAppJSON(a app.App) appJSON {
@@ -420,6 +426,7 @@ func toAppJSON(a app.App) appJSON {
 			Relay:                a.Settings.Relay,
 			BillingMode:          string(a.Settings.BillingMode),
 			EnforcePrivateMapKey: a.Settings.EnforcePrivateMapKey,
+			MinorAudience:        a.Settings.MinorAudience,
 		},
 	}
 }

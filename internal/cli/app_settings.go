@@ -37,10 +37,11 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 	var f appFlags
 	fs := newAppFlagSet("settings", env, &f)
 	getID := sdkAppIDFlag(fs)
-	var recording, relay, pmk onOffFlag
+	var recording, relay, pmk, minors onOffFlag
 	fs.Var(&recording, "recording", "cloud recording `on|off` (media is stored only when on)")
 	fs.Var(&relay, "relay", "relay (bypass streaming) `on|off`")
 	fs.Var(&pmk, "private-map-key", "require a PrivateMapKey to enter rooms: `on|off`")
+	fs.Var(&minors, "minor-audience", "declare the app's users under 14: guardian consent for everyone, optional switches off (`on|off`)")
 	billing := fs.String("billing", "", "billing `mode`: "+string(store.BillingParticipantMinutes)+" or "+string(store.BillingBandwidth))
 	if code, done := parseFlags(fs, args, env); done {
 		return code
@@ -55,7 +56,7 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 			return appError(env, "settings", id, err)
 		}
 		s := a.Settings
-		changed := recording.set || relay.set || pmk.set || *billing != ""
+		changed := recording.set || relay.set || pmk.set || minors.set || *billing != ""
 		if recording.set {
 			s.Recording = recording.value
 		}
@@ -64,6 +65,9 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 		}
 		if pmk.set {
 			s.EnforcePrivateMapKey = pmk.value
+		}
+		if minors.set {
+			s.MinorAudience = minors.value
 		}
 		if *billing != "" {
 			s.BillingMode = store.BillingMode(*billing)

@@ -42,6 +42,7 @@ type appOut struct {
 		Relay                bool   `json:"relay"`
 		BillingMode          string `json:"billing_mode"`
 		EnforcePrivateMapKey bool   `json:"enforce_private_map_key"`
+		MinorAudience        bool   `json:"minor_audience"`
 	} `json:"settings"`
 }
 

@@ -85,6 +85,9 @@ const (
 	SourceREST Source = "rest" // the app's backend with its admin UserSig (RIGHTS-7)
 	SourceCLI  Source = "cli"  // an operator with the data directory
 	SourceSDK  Source = "sdk"  // the signed-in user about themself
+	// SourceSystem: Parley itself, e.g. erasing a minor's data received
+	// without guardian consent (MINOR-1).
+	SourceSystem Source = "system"
 )
 
 // Subject names whose data a request is about.

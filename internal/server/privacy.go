@@ -46,23 +46,47 @@ func newPrivacyServices(db *sqlite.DB, kek []byte, log *slog.Logger, now func() 
 func (p *privacyServices) close() error { return p.telemetry.Close() }
 
 // signalPrivacy adapts the services to the signaling session's interfaces.
-func (p *privacyServices) signalPrivacy() signal.Privacy {
-	return signal.Privacy{Consent: consentGate{p.consent}, Telemetry: telemetrySink{p.telemetry}}
+// minorRefused is told of a minor refused for want of guardian consent.
+func (p *privacyServices) signalPrivacy(apps AppDirectory, minorRefused func(ctx context.Context, sdkAppID uint32, userID string)) signal.Privacy {
+	return signal.Privacy{Consent: consentGate{svc: p.consent, apps: apps, minorRefused: minorRefused}, Telemetry: telemetrySink{p.telemetry}}
 }
 
 // consentGate admits joins against the consent ledger (CONSENT-1, 3, 5, 6;
 // MINOR-1).
-type consentGate struct{ svc *consent.Service }
+type consentGate struct {
+	svc          *consent.Service
+	apps         AppDirectory
+	minorRefused func(ctx context.Context, sdkAppID uint32, userID string)
+}
 
 func (g consentGate) AdmitJoin(ctx context.Context, req *protocol.JoinRequest) (signal.Scope, error) {
-	d, err := g.svc.CheckJoin(ctx, req.SDKAppID, req.UserID, req.DeviceID, req.Consent)
+	settings, err := g.apps.Settings(ctx, req.SDKAppID)
+	if err != nil {
+		return signal.Scope{}, signal.Refuse(protocol.ErrCodeInternal, errors.New("app settings lookup failed; retry"))
+	}
+	claim := req.Consent
+	if settings.MinorAudience && claim != nil && claim.AgeBand != protocol.AgeBandMinor {
+		// The app declared its users under 14: whatever the claim says,
+		// the user is a minor (MINOR-1).
+		c := *claim
+		c.AgeBand = protocol.AgeBandMinor
+		claim = &c
+	}
+	d, err := g.svc.CheckJoin(ctx, req.SDKAppID, req.UserID, req.DeviceID, claim)
 	if err != nil {
 		return signal.Scope{}, signal.Refuse(protocol.ErrCodeInternal, errors.New("consent check failed; retry"))
 	}
+	if d.Allowed && settings.MinorAudience && !d.Minor {
+		d.Allowed, d.Code, d.Reason = false, protocol.ErrCodeGuardianRequired,
+			"guardian consent required: this app's users are under 14 and the consent on record has no guardian reference"
+	}
 	if !d.Allowed {
+		if d.Code == protocol.ErrCodeGuardianRequired && g.minorRefused != nil {
+			g.minorRefused(ctx, req.SDKAppID, req.UserID)
+		}
 		return signal.Scope{}, signal.Refuse(d.Code, errors.New(d.Reason))
 	}
-	return signal.NewScope(d.Purposes, req.Switches, req.Platform, d.Minor), nil
+	return signal.NewScope(d.Purposes, req.Switches, req.Platform, d.Minor || settings.MinorAudience), nil
 }
 
 func (g consentGate) Withdraw(ctx context.Context, sdkAppID uint32, userID, deviceID string) error {

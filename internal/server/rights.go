@@ -204,3 +204,28 @@ func (h holdChecker) Held(ctx context.Context, sdkAppID uint32, userID string) (
 	}
 	return false, nil
 }
+
+// EraseUnguardedMinor erases what is stored about a user who turned out
+// to be a minor without guardian consent (MINOR-1: "PI of a minor
+// received without it is deleted promptly"), unless the user holds a
+// guardian-backed consent on some device (then the refused claim alone
+// is dropped, and the rest was collected lawfully). Nothing is done for
+// a user with nothing stored.
+func (r *Rights) EraseUnguardedMinor(db *sqlite.DB, log *slog.Logger) func(ctx context.Context, sdkAppID uint32, userID string) {
+	return func(ctx context.Context, sdkAppID uint32, userID string) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if id, err := db.SubjectKeyID(ctx, sdkAppID, userID); err != nil || id == "" {
+			return
+		}
+		if ok, err := r.Consent.HasGuardianConsent(ctx, sdkAppID, userID); err != nil || ok {
+			return
+		}
+		res, err := r.Engine.Submit(ctx, dsr.TypeDelete, dsr.Subject{SDKAppID: sdkAppID, UserID: userID}, dsr.SourceSystem, nil)
+		if err != nil {
+			log.Error("erasing a minor's data received without guardian consent failed", "err", err)
+			return
+		}
+		log.Info("erased a minor's data received without guardian consent", "request", res.Request.ID, "state", res.Request.State)
+	}
+}

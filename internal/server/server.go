@@ -157,7 +157,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Logger:        s.log,
 		Registerer:    reg,
 		Now:           s.opts.Now,
-	}, authz, s.privacy.signalPrivacy(), s.rooms, s.media)
+	}, authz, s.privacy.signalPrivacy(apps, rights.EraseUnguardedMinor(local.DB, s.log)), s.rooms, s.media)
 	msg, err := newMessaging(local.DB, s.cfg.IM, hooks, callbackTargets{local.Callbacks}, s.log, reg, s.opts.Now)
 	if err != nil {
 		return err

@@ -35,6 +35,10 @@ type AppSettings struct {
 	// EnforcePrivateMapKey makes room entry require a PrivateMapKey in
 	// addition to the UserSig.
 	EnforcePrivateMapKey bool
+	// MinorAudience declares the app's users under 14 (MINOR-1): each is
+	// a minor whose consent needs a guardian reference, with every
+	// optional switch off.
+	MinorAudience bool
 }
 
 // App is one tenant: an SDKAppID with its secret key, sealed at rest.

@@ -102,3 +102,16 @@ func (s *Service) CorrectDeclared(ctx context.Context, appID uint32, userID stri
 	}
 	return n, nil
 }
+
+// HasGuardianConsent reports whether any of the user's devices has, as its
+// latest entry, a minor's grant with a guardian reference (MINOR-1): data
+// stored under it was collected with the guardian's consent.
+func (s *Service) HasGuardianConsent(ctx context.Context, appID uint32, userID string) (bool, error) {
+	devs, err := s.devices(ctx, appID, userID)
+	if err != nil {
+		return false, fmt.Errorf("consent: guardian consent: %w", err)
+	}
+	return slices.ContainsFunc(devs, func(e Entry) bool {
+		return e.Action == store.ConsentGrant && e.AgeBand == protocol.AgeBandMinor && e.GuardianRef != ""
+	}), nil
+}

@@ -15,7 +15,7 @@ import (
 )
 
 const appColumns = `sdkappid, name, sealed_secret, secret_key_id, recording, relay,
-	billing_mode, enforce_private_map_key, created_at`
+	billing_mode, enforce_private_map_key, created_at, minor_audience`
 
 // AllocateSDKAppID implements store.AppStore. The single UPDATE … RETURNING
 // statement is atomic, so concurrent callers never receive the same id.
@@ -38,10 +38,10 @@ func (db *DB) CreateApp(ctx context.Context, a store.App) error {
 		return errors.New("sqlite: create app: sdkappid is zero")
 	}
 	_, err := db.write.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(a.SDKAppID), a.Name, a.SealedSecret, a.SecretKeyID,
 		a.Settings.Recording, a.Settings.Relay, string(a.Settings.BillingMode),
-		a.Settings.EnforcePrivateMapKey, a.CreatedAt.UnixMicro())
+		a.Settings.EnforcePrivateMapKey, a.CreatedAt.UnixMicro(), a.Settings.MinorAudience)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return fmt.Errorf("app %d: %w", a.SDKAppID, store.ErrConflict)
@@ -111,9 +111,9 @@ func (db *DB) TerminateApp(ctx context.Context, sdkAppID uint32, at time.Time) e
 // UpdateAppSettings implements store.AppStore.
 func (db *DB) UpdateAppSettings(ctx context.Context, sdkAppID uint32, s store.AppSettings) error {
 	res, err := db.write.ExecContext(ctx, `UPDATE apps
-		SET recording = ?, relay = ?, billing_mode = ?, enforce_private_map_key = ?
+		SET recording = ?, relay = ?, billing_mode = ?, enforce_private_map_key = ?, minor_audience = ?
 		WHERE sdkappid = ?`,
-		s.Recording, s.Relay, string(s.BillingMode), s.EnforcePrivateMapKey, int64(sdkAppID))
+		s.Recording, s.Relay, string(s.BillingMode), s.EnforcePrivateMapKey, s.MinorAudience, int64(sdkAppID))
 	return oneRow(res, err, "update settings of", sdkAppID)
 }
 
@@ -152,7 +152,7 @@ func scanApp(s scanner) (store.App, error) {
 	)
 	err := s.Scan(&id, &a.Name, &a.SealedSecret, &a.SecretKeyID,
 		&a.Settings.Recording, &a.Settings.Relay, &billing,
-		&a.Settings.EnforcePrivateMapKey, &created)
+		&a.Settings.EnforcePrivateMapKey, &created, &a.Settings.MinorAudience)
 	if err != nil {
 		return store.App{}, err
 	}

@@ -8,7 +8,7 @@ CREATE TABLE dsr_requests (
     sdkappid      INTEGER NOT NULL CHECK (sdkappid BETWEEN 1 AND 4294967295),
     type          TEXT    NOT NULL CHECK (type IN ('access', 'export', 'correct', 'delete', 'delete_device', 'withdraw', 'cancel')),
     state         TEXT    NOT NULL CHECK (state IN ('received', 'verified', 'processing', 'completed', 'refused')),
-    source        TEXT    NOT NULL CHECK (source IN ('rest', 'cli', 'sdk')),
+    source        TEXT    NOT NULL CHECK (source IN ('rest', 'cli', 'sdk', 'system')),
     subject       TEXT    NOT NULL CHECK (length(subject) = 64),
     ground        TEXT    NOT NULL DEFAULT '',
     message       TEXT    NOT NULL DEFAULT '' CHECK (length(message) <= 500),
