@@ -62,7 +62,7 @@ func OpenLocalStores(ctx context.Context, o LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: open: %w", err)
 	}
-	log, vkey, err := openAuditLog(db, kek, o.Now)
+	log, vkey, err := openAuditLog(db, o.Now)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("app: open: %w", err)
@@ -72,9 +72,9 @@ func OpenLocalStores(ctx context.Context, o LocalOptions) (*Local, error) {
 }
 
 // openAuditLog opens the audit log with the checkpoint key derived from
-// the KEK.
-func openAuditLog(db *sqlite.DB, kek []byte, now func() time.Time) (*audit.Log, string, error) {
-	signer, vkey, err := audit.SignerFromKEK(kek, audit.DefaultName)
+// the keystore's root key.
+func openAuditLog(db *sqlite.DB, now func() time.Time) (*audit.Log, string, error) {
+	signer, vkey, err := audit.SignerFromRoot(db.RootKey(), audit.DefaultName)
 	if err != nil {
 		return nil, "", err
 	}

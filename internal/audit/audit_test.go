@@ -51,7 +51,7 @@ func openLog(t *testing.T, path string) *testLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, vkey, err := audit.SignerFromKEK(testKEK, audit.DefaultName)
+	signer, vkey, err := audit.SignerFromRoot(testKEK, audit.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestAppendVerifyAndTamper(t *testing.T) {
 		{
 			name: "checkpoint re-signed over another tree",
 			do: func(t *testing.T, db *sql.DB) {
-				signer, _, err := audit.SignerFromKEK(testKEK, audit.DefaultName)
+				signer, _, err := audit.SignerFromRoot(testKEK, audit.DefaultName)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -367,7 +367,7 @@ func TestAppendVerifyAndTamper(t *testing.T) {
 		if err := audit.CheckProof(bad, tl.ver); err == nil {
 			t.Error("proof for another seq checked")
 		}
-		_, otherKey, err := audit.SignerFromKEK(bytes.Repeat([]byte{7}, 32), audit.DefaultName)
+		_, otherKey, err := audit.SignerFromRoot(bytes.Repeat([]byte{7}, 32), audit.DefaultName)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,16 +439,16 @@ func TestCommit(t *testing.T) {
 	}
 }
 
-func TestSignerFromKEK(t *testing.T) {
-	s1, v1, err := audit.SignerFromKEK(testKEK, audit.DefaultName)
+func TestSignerFromRoot(t *testing.T) {
+	s1, v1, err := audit.SignerFromRoot(testKEK, audit.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, v2, err := audit.SignerFromKEK(testKEK, audit.DefaultName)
+	_, v2, err := audit.SignerFromRoot(testKEK, audit.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, v3, err := audit.SignerFromKEK(bytes.Repeat([]byte{1}, 32), audit.DefaultName)
+	_, v3, err := audit.SignerFromRoot(bytes.Repeat([]byte{1}, 32), audit.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,10 +466,10 @@ func TestSignerFromKEK(t *testing.T) {
 	if _, err := note.Open(msg, note.VerifierList(ver)); err != nil {
 		t.Errorf("signature does not verify: %v", err)
 	}
-	if _, _, err := audit.SignerFromKEK(testKEK[:8], audit.DefaultName); err == nil {
+	if _, _, err := audit.SignerFromRoot(testKEK[:8], audit.DefaultName); err == nil {
 		t.Error("short KEK accepted")
 	}
-	if _, _, err := audit.SignerFromKEK(testKEK, "bad name"); err == nil {
+	if _, _, err := audit.SignerFromRoot(testKEK, "bad name"); err == nil {
 		t.Error("name with a space accepted")
 	}
 }
@@ -540,7 +540,7 @@ func TestConcurrentAppends(t *testing.T) {
 func TestOpenRejectsMismatchedKeys(t *testing.T) {
 	tl := openLog(t, filepath.Join(t.TempDir(), "parley.db"))
 	defer tl.close(t)
-	_, otherKey, err := audit.SignerFromKEK(bytes.Repeat([]byte{9}, 32), audit.DefaultName)
+	_, otherKey, err := audit.SignerFromRoot(bytes.Repeat([]byte{9}, 32), audit.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,21 +14,22 @@ import (
 // DefaultName is the key name checkpoints are signed under.
 const DefaultName = "parley-audit"
 
-// signerLabel is the keyring.Derive purpose of the checkpoint signing
+// SignerLabel is the keyring.Derive purpose of the checkpoint signing
 // seed; a new version gets a new label (and a new verifier key).
-const signerLabel = "audit-log-signer/v1"
+const SignerLabel = "audit-log-signer/v1"
 
-// SignerFromKEK derives the checkpoint signer from the key-encryption key:
-// the ed25519 seed is keyring.Derive(kek, "audit-log-signer/v1"), so a
-// restarted server (or the CLI) keeps the same identity without storing a
-// private key. It returns the signer and the verifier key text
-// ("name+hash+base64"), which note.NewVerifier accepts and which can be
-// published so anyone can check checkpoints (`parley audit key`).
-func SignerFromKEK(kek []byte, name string) (signer note.Signer, vkey string, err error) {
-	if len(kek) != keyring.KEKSize {
-		return nil, "", fmt.Errorf("audit: key-encryption key is %d bytes, want %d", len(kek), keyring.KEKSize)
+// SignerFromRoot derives the checkpoint signer from the keystore's root
+// key (keyring.Keystore.Root): the ed25519 seed is keyring.Derive(root,
+// SignerLabel), so a restarted server (or the CLI) keeps the same identity
+// without storing a private key, and a KEK rotation keeps it too. It
+// returns the signer and the verifier key text ("name+hash+base64"),
+// which note.NewVerifier accepts and which can be published so anyone can
+// check checkpoints (`parley audit key`).
+func SignerFromRoot(root []byte, name string) (signer note.Signer, vkey string, err error) {
+	if len(root) != keyring.KEKSize {
+		return nil, "", fmt.Errorf("audit: root key is %d bytes, want %d", len(root), keyring.KEKSize)
 	}
-	seed, err := keyring.Derive(kek, signerLabel)
+	seed, err := keyring.Derive(root, SignerLabel)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: derive signer: %w", err)
 	}

@@ -68,7 +68,8 @@ func newAuditFlagSet(sub string, env Env, f *appFlags) *flag.FlagSet {
 }
 
 // auditVerifierKey returns the log's signer and verifier key text from the
-// key-encryption key, which must already exist.
+// keystore's root key, opened with the key-encryption key; both must
+// already exist.
 func auditVerifierKey(f appFlags, env Env) (note.Signer, string, error) {
 	dataDir, kekFile, err := resolvePaths(f, env)
 	if err != nil {
@@ -87,7 +88,11 @@ func auditVerifierKey(f appFlags, env Env) (note.Signer, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return audit.SignerFromKEK(kek, audit.DefaultName)
+	root, err := keyring.ReadRoot(filepath.Join(dataDir, sqlite.KeystoreFile), kek)
+	if err != nil {
+		return nil, "", fmt.Errorf("the signing key comes from the keystore: %w", err)
+	}
+	return audit.SignerFromRoot(root, audit.DefaultName)
 }
 
 type auditVerifyJSON struct {

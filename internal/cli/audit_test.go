@@ -15,7 +15,6 @@ import (
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/audit"
-	"github.com/parley-rtc/parley/internal/keyring"
 )
 
 // auditRun runs `parley audit ARGS` in-process.
@@ -39,23 +38,15 @@ func auditRun(t *testing.T, vars map[string]string, args ...string) (code int, s
 func newAuditData(t *testing.T, n int) (data, vkey string) {
 	t.Helper()
 	data = newPolicyApp(t)
-	b, err := os.ReadFile(filepath.Join(data, app.KEKFile))
+	db, err := openDataDB(t.Context(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kek, err := keyring.ParseKEK(string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, vkey, err := audit.SignerFromKEK(kek, audit.DefaultName)
+	signer, vkey, err := audit.SignerFromRoot(db.RootKey(), audit.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ver, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := openDataDB(t.Context(), data)
 	if err != nil {
 		t.Fatal(err)
 	}

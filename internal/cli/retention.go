@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/internal/app"
-	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/retention"
 	"github.com/parley-rtc/parley/internal/server"
@@ -231,11 +230,7 @@ func holdSubject(ctx context.Context, l *app.Local, sdkAppID uint32, user string
 			return "", fmt.Errorf("the key-encryption key does not open this data directory: %w", err)
 		}
 	}
-	bi, err := keyring.NewBlindIndex(l.KEK)
-	if err != nil {
-		return "", err
-	}
-	return bi.User(sdkAppID, user), nil
+	return l.DB.UserRef(sdkAppID, user), nil
 }
 
 func holdAdd(ctx context.Context, args []string, env Env) int {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
 )
 
@@ -112,12 +111,12 @@ func holdRun(t *testing.T, args ...string) (int, string, string) {
 func TestRetentionHoldCommands(t *testing.T) {
 	data := newPolicyApp(t)
 	const app = "1400000001"
-	kek, err := keyring.LoadOrCreateKEK(filepath.Join(data, "kek"), "")
+	db, err := openDataDB(t.Context(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bi, err := keyring.NewBlindIndex(kek)
-	if err != nil {
+	aliceRef := db.UserRef(1400000001, "alice")
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -130,7 +129,7 @@ func TestRetentionHoldCommands(t *testing.T) {
 		t.Fatalf("the hold shows the user id: %s", out)
 	}
 	user := decodeJSON[holdOut](t, out)
-	if user.Scope != "user" || user.SubjectRef != bi.User(1400000001, "alice") || user.Reason != "court" || !user.Active ||
+	if user.Scope != "user" || user.SubjectRef != aliceRef || user.Reason != "court" || !user.Active ||
 		user.ExpiresAt != policyNow.Add(90*24*time.Hour).Format(time.RFC3339) {
 		t.Fatalf("user hold = %+v", user)
 	}

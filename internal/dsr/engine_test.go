@@ -69,9 +69,11 @@ func (f *fixture) seed(t *testing.T, user, peer, text string) {
 			PolicyVersion: "v1", Purposes: []string{"im", "rtc"}, Method: "sdk", RecordedAt: f.now}); err != nil {
 			t.Fatal(err)
 		}
-		idx, _ := keyring.NewBlindIndex(f.local.KEK)
+		// The telemetry pseudonyms are the store's blind-index references.
+		uref, _ := keyring.RefBytes(db.UserRef(testApp, user))
+		dref, _ := keyring.RefBytes(db.DeviceRef(testApp, dev))
 		if err := db.InsertTelemetry(ctx, []store.TelemetryRecord{{At: f.now, SDKAppID: testApp, RoomKey: "n:1",
-			UserRef: idx.Sum(testApp, "user", user), DeviceRef: idx.Sum(testApp, "device", dev), Section: "quality", Data: []byte(`{"rtt":20}`)}}); err != nil {
+			UserRef: uref, DeviceRef: dref, Section: "quality", Data: []byte(`{"rtt":20}`)}}); err != nil {
 			t.Fatal(err)
 		}
 	}

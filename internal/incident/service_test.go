@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/store"
@@ -105,18 +103,7 @@ func newEnv(t *testing.T) *env {
 	}
 	d.Start()
 	t.Cleanup(func() { _ = d.Close() })
-	signer, vkey, err := audit.SignerFromKEK(l.KEK, audit.DefaultName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := audit.Open(l.DB, signer, v, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := l.Audit // one audit log per data directory
 	inv := testInventory(t)
 	svc, err := New(Config{Store: l.DB, Inventory: inv, Notifier: d, Audit: log, Now: func() time.Time { return now }})
 	if err != nil {

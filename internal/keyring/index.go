@@ -35,20 +35,9 @@ type BlindIndex struct {
 	key []byte
 }
 
-// NewBlindIndex derives the index key from kek.
-func NewBlindIndex(kek []byte) (*BlindIndex, error) {
-	if len(kek) != KEKSize {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidKEK, len(kek), KEKSize)
-	}
-	k, err := Derive(kek, IndexLabel)
-	if err != nil {
-		return nil, fmt.Errorf("keyring: blind-index key: %w", err)
-	}
-	return &BlindIndex{key: k}, nil
-}
-
-// NewBlindIndexKey uses an already derived 32-byte key (the telemetry
-// service's pseudonym key).
+// NewBlindIndexKey uses a derived 32-byte key: Derive(root, IndexLabel)
+// of the keystore's root key, which is also the telemetry service's
+// pseudonym key.
 func NewBlindIndexKey(key []byte) (*BlindIndex, error) {
 	if len(key) < 32 {
 		return nil, fmt.Errorf("%w: index key %d bytes, want 32", ErrInvalidKEK, len(key))

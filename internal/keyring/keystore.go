@@ -46,6 +46,8 @@ type Keystore struct {
 
 	mu     sync.RWMutex
 	epochs []epoch // oldest first; the last is current
+	root   []byte  // the root key (see Root)
+	rootS  []byte  // root sealed by the KEK
 }
 
 type epoch struct {
@@ -59,8 +61,12 @@ type epoch struct {
 type keystoreFile struct {
 	Version int          `json:"version"`
 	KEKID   string       `json:"kek_id"`
+	Root    []byte       `json:"sealed_root"`
 	Epochs  []epochEntry `json:"epochs"`
 }
+
+// rootAAD binds the sealed root key to its field.
+var rootAAD = []byte("root")
 
 type epochEntry struct {
 	ID      string `json:"id"`
@@ -73,6 +79,11 @@ type KeystoreOptions struct {
 	Now         func() time.Time // default time.Now
 	RotateEvery time.Duration    // default DefaultRotateEvery
 	Window      time.Duration    // default DefaultWindow; must exceed RotateEvery
+	// LegacyRoot makes a new keystore's root key the KEK itself: for a
+	// data directory whose pseudonyms and audit signatures were derived
+	// from the KEK before the keystore existed. Otherwise the root is
+	// random.
+	LegacyRoot bool
 }
 
 // OpenKeystore opens the keystore file at path, creating it (0600, with a
@@ -101,6 +112,16 @@ func OpenKeystore(path string, kek []byte, o KeystoreOptions) (*Keystore, error)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("keyring: keystore directory: %w", err)
 		}
+		root := make([]byte, KEKSize)
+		if o.LegacyRoot {
+			copy(root, kek)
+		} else if _, err := rand.Read(root); err != nil {
+			return nil, fmt.Errorf("keyring: root key: %w", err)
+		}
+		if k.rootS, err = sealer.Seal(root, rootAAD); err != nil {
+			return nil, err
+		}
+		k.root = root
 		if err := k.addEpochLocked(); err != nil {
 			return nil, err
 		}
@@ -128,6 +149,14 @@ func (k *Keystore) load(b []byte) error {
 	if len(f.Epochs) == 0 {
 		return fmt.Errorf("%w: no epochs", ErrMalformed)
 	}
+	root, err := k.kek.Open(f.Root, rootAAD)
+	if err != nil {
+		return fmt.Errorf("root key: %w", err)
+	}
+	if len(root) != KEKSize {
+		return fmt.Errorf("%w: root key of %d bytes", ErrMalformed, len(root))
+	}
+	k.root, k.rootS = root, f.Root
 	for _, e := range f.Epochs {
 		raw, err := k.kek.Open(e.Sealed, []byte("epoch/"+e.ID))
 		if err != nil {
@@ -169,7 +198,7 @@ func (k *Keystore) addEpochLocked() error {
 // saveLocked writes the file through a temporary file and a rename, so a
 // crash leaves the old or the new keystore, never half of one.
 func (k *Keystore) saveLocked() error {
-	f := keystoreFile{Version: 1, KEKID: k.kek.KeyID()}
+	f := keystoreFile{Version: 1, KEKID: k.kek.KeyID(), Root: k.rootS}
 	for _, e := range k.epochs {
 		f.Epochs = append(f.Epochs, epochEntry{ID: e.ID, Created: e.Created.UnixMilli(), Sealed: e.sealed})
 	}
@@ -213,6 +242,11 @@ func (k *Keystore) Current() string {
 	defer k.mu.RUnlock()
 	return k.epochs[len(k.epochs)-1].ID
 }
+
+// Root is the root key every purpose key (blind index, audit signer,
+// receipt signer) is derived from with Derive. It is kept in the
+// keystore, sealed by the KEK, so rotating the KEK changes none of them.
+func (k *Keystore) Root() []byte { return k.root }
 
 // Window is the keystore's retention window.
 func (k *Keystore) Window() time.Duration { return k.window }
@@ -319,7 +353,11 @@ func (k *Keystore) RotateKEK(newKEK []byte) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	old, oldEpochs := k.kek, k.epochs
+	old, oldEpochs, oldRoot := k.kek, k.epochs, k.rootS
+	rootS, err := ns.Seal(k.root, rootAAD)
+	if err != nil {
+		return err
+	}
 	next := make([]epoch, len(k.epochs))
 	for i, e := range k.epochs {
 		raw, err := old.Open(e.sealed, []byte("epoch/"+e.ID))
@@ -333,10 +371,29 @@ func (k *Keystore) RotateKEK(newKEK []byte) error {
 		e.sealed = s
 		next[i] = e
 	}
-	k.kek, k.epochs = ns, next
+	k.kek, k.epochs, k.rootS = ns, next, rootS
 	if err := k.saveLocked(); err != nil {
-		k.kek, k.epochs = old, oldEpochs
+		k.kek, k.epochs, k.rootS = old, oldEpochs, oldRoot
 		return err
 	}
 	return nil
+}
+
+// ReadRoot reads an existing keystore's root key without creating or
+// changing anything (fs.ErrNotExist if there is no keystore): for tools
+// such as `parley audit key` that must not make a data directory.
+func ReadRoot(path string, kek []byte) ([]byte, error) {
+	sealer, err := NewAESGCM(kek)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: read keystore: %w", err)
+	}
+	k := &Keystore{path: path, kek: sealer}
+	if err := k.load(b); err != nil {
+		return nil, fmt.Errorf("keyring: keystore %s: %w", path, err)
+	}
+	return k.root, nil
 }

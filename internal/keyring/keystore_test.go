@@ -125,7 +125,8 @@ func TestKeystoreRejectsBadFiles(t *testing.T) {
 }
 
 func TestBlindIndexRefs(t *testing.T) {
-	b, err := NewBlindIndex(testKEK(t))
+	k, _ := Derive(testKEK(t), IndexLabel)
+	b, err := NewBlindIndexKey(k)
 	if err != nil {
 		t.Fatal(err)
 	}

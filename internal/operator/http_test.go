@@ -21,7 +21,7 @@ func newAuditLog(t *testing.T, db *sqlite.DB, c *clock) *audit.Log {
 	t.Helper()
 	kek := make([]byte, 32)
 	kek[0] = 7
-	signer, vkey, err := audit.SignerFromKEK(kek, audit.DefaultName)
+	signer, vkey, err := audit.SignerFromRoot(kek, audit.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}

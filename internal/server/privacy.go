@@ -28,7 +28,9 @@ func newPrivacyServices(db *sqlite.DB, kek []byte, log *slog.Logger, now func() 
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
-	pseudo, err := keyring.Derive(kek, "telemetry-pseudonym/v1")
+	// The same key as the store's blind index (keyring.IndexLabel), so a
+	// user's telemetry reference is their reference in every store.
+	pseudo, err := db.DeriveKey(keyring.IndexLabel)
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym key: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/dsr"
-	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/privacy/consent"
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/privacy/workdays"
@@ -57,7 +56,7 @@ func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Ri
 	if err != nil {
 		return nil, err
 	}
-	seed, err := keyring.Derive(local.KEK, receiptLabel)
+	seed, err := local.DB.DeriveKey(receiptLabel)
 	if err != nil {
 		return nil, err
 	}

@@ -83,10 +83,6 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%w: %q: parent directory missing", ErrBadPath, path)
 	}
-	keys, err := openSubjectKeys(path, o)
-	if err != nil {
-		return nil, err
-	}
 	common := "_pragma=busy_timeout(" + fmt.Sprint(busyTimeoutMS) + ")" +
 		"&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)" +
@@ -110,6 +106,11 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := migrate(ctx, w, logger); err != nil {
+		w.Close()
+		return nil, err
+	}
+	keys, err := openSubjectKeys(ctx, w, path, o)
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -138,19 +139,32 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	return &DB{write: w, read: r, logger: logger, appendStmts: stmts, keys: keys}, nil
 }
 
-func openSubjectKeys(path string, o Options) (*subjectKeys, error) {
+func openSubjectKeys(ctx context.Context, w *sql.DB, path string, o Options) (*subjectKeys, error) {
 	if o.KEK == nil {
 		return nil, nil
-	}
-	idx, err := keyring.NewBlindIndex(o.KEK)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	ksPath := o.KeystorePath
 	if ksPath == "" {
 		ksPath = filepath.Join(filepath.Dir(path), KeystoreFile)
 	}
-	ks, err := keyring.OpenKeystore(ksPath, o.KEK, o.Keystore)
+	// A database that holds audit records or telemetry from before the
+	// keystore existed derived their keys from the KEK: a new keystore
+	// for it keeps that root (keyring.KeystoreOptions.LegacyRoot).
+	var legacy bool
+	if err := w.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_log_records) OR EXISTS (SELECT 1 FROM telemetry_partitions)`).Scan(&legacy); err != nil {
+		return nil, fmt.Errorf("sqlite: keystore: %w", err)
+	}
+	ko := o.Keystore
+	ko.LegacyRoot = legacy
+	ks, err := keyring.OpenKeystore(ksPath, o.KEK, ko)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	idxKey, err := keyring.Derive(ks.Root(), keyring.IndexLabel)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	idx, err := keyring.NewBlindIndexKey(idxKey)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -159,6 +173,34 @@ func openSubjectKeys(path string, o Options) (*subjectKeys, error) {
 		now = time.Now
 	}
 	return newSubjectKeys(idx, ks, now), nil
+}
+
+// DeriveKey derives a purpose key from the keystore's root key (which a
+// KEK rotation leaves unchanged): pseudonyms, audit and receipt signers.
+func (db *DB) DeriveKey(label string) ([]byte, error) {
+	if err := db.haveKeys(); err != nil {
+		return nil, err
+	}
+	return keyring.Derive(db.keys.ks.Root(), label)
+}
+
+// RootKey is the keystore's root key (nil without a KEK), for purpose
+// keys derived in other packages (the audit signer).
+func (db *DB) RootKey() []byte {
+	if db.keys == nil {
+		return nil
+	}
+	return db.keys.ks.Root()
+}
+
+// RotateKEK reseals the keystore (its epoch keys and root key) under a new
+// key-encryption key. Values sealed by the KEK itself (app secrets,
+// callback keys) are resealed by their owners.
+func (db *DB) RotateKEK(newKEK []byte) error {
+	if err := db.haveKeys(); err != nil {
+		return err
+	}
+	return db.keys.ks.RotateKEK(newKEK)
 }
 
 // Close closes both pools. Closing the last connection checkpoints the WAL
