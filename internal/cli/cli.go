@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"usersig":    {"generate and verify TRTC-compatible UserSigs", UserSig},
 		"disclosure": {"generate privacy disclosures from the inventory", Disclosure},
 		"policy":     {"publish and list privacy policy versions; show the consent ledger", Policy},
+		"keys":       {"show the key hierarchy; rotate the key-encryption key", Keys},
 		"backup":     {"write a consistent copy of the database (without the keystore) for backups", Backup},
 		"dsr":        {"answer a data-subject request: access, export, correct, delete, delete-device, withdraw, cancel", DSR},
 		"audit":      {"verify the Merkle audit log; print its checkpoint key", Audit},
