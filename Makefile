@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 # Packages whose concurrency the race detector must check.
-RACE_PKGS ?= ./internal/room/... ./internal/signal/... ./internal/sfu/... ./internal/server/... ./internal/telemetry/... ./internal/privacy/consent/... ./internal/im/... ./internal/imgw/... ./internal/webhook/... ./sdk/go/... ./test/...
+RACE_PKGS ?= ./internal/room/... ./internal/operator/... ./internal/retention/... ./internal/signal/... ./internal/sfu/... ./internal/server/... ./internal/telemetry/... ./internal/privacy/consent/... ./internal/im/... ./internal/imgw/... ./internal/webhook/... ./sdk/go/... ./test/...
 
 .PHONY: run test race lint bench build fuzz
 

@@ -28,23 +28,6 @@ func (db *DB) telemetryRef(sdkAppID uint32, kind, id string) []byte {
 	return db.keys.index.Sum(sdkAppID, kind, id)
 }
 
-func (db *DB) partitionTables(ctx context.Context) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT table_name FROM telemetry_partitions ORDER BY day`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: telemetry partitions: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
-}
-
 // subjectFilter is the WHERE clause and arguments selecting a user's (or
 // one of their devices') telemetry rows.
 func (db *DB) subjectFilter(sdkAppID uint32, userID, deviceID string) (string, []any) {
@@ -63,13 +46,14 @@ func (db *DB) EraseTelemetrySubject(ctx context.Context, sdkAppID uint32, userID
 	if err := db.haveKeys(); err != nil {
 		return 0, err
 	}
-	tables, err := db.partitionTables(ctx)
+	tables, err := db.telemetryTables(ctx)
 	if err != nil {
 		return 0, err
 	}
 	where, args := db.subjectFilter(sdkAppID, userID, deviceID)
 	var total int64
-	for _, t := range tables {
+	for _, tbl := range tables {
+		t := tbl.name
 		for {
 			res, err := db.write.ExecContext(ctx, `DELETE FROM `+t+` WHERE id IN (SELECT id FROM `+t+` WHERE `+where+` LIMIT `+fmt.Sprint(eraseBatch)+`)`, args...)
 			if err != nil {
@@ -90,13 +74,14 @@ func (db *DB) CountTelemetrySubject(ctx context.Context, sdkAppID uint32, userID
 	if err := db.haveKeys(); err != nil {
 		return 0, err
 	}
-	tables, err := db.partitionTables(ctx)
+	tables, err := db.telemetryTables(ctx)
 	if err != nil {
 		return 0, err
 	}
 	where, args := db.subjectFilter(sdkAppID, userID, deviceID)
 	var total int64
-	for _, t := range tables {
+	for _, tbl := range tables {
+		t := tbl.name
 		var n int64
 		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM `+t+` WHERE `+where, args...).Scan(&n); err != nil {
 			return 0, fmt.Errorf("sqlite: count telemetry in %s: %w", t, err)
@@ -111,13 +96,14 @@ func (db *DB) ExportTelemetrySubject(ctx context.Context, sdkAppID uint32, userI
 	if err := db.haveKeys(); err != nil {
 		return nil, err
 	}
-	tables, err := db.partitionTables(ctx)
+	tables, err := db.telemetryTables(ctx)
 	if err != nil {
 		return nil, err
 	}
 	where, args := db.subjectFilter(sdkAppID, userID, "")
 	var out []store.TelemetryRecord
-	for _, t := range tables {
+	for _, tbl := range tables {
+		t := tbl.name
 		err := func() error {
 			rows, err := db.read.QueryContext(ctx, `SELECT id, room_key, user_ref, device_ref, section, data FROM `+t+` WHERE `+where+` ORDER BY id`, args...)
 			if err != nil {
