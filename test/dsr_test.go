@@ -3,7 +3,11 @@ package test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -17,8 +21,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/parley-rtc/parley/internal/app"
+	"github.com/parley-rtc/parley/internal/audit"
+	"github.com/parley-rtc/parley/internal/dsr"
 	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
@@ -402,5 +410,63 @@ func TestMinorWithoutGuardianRefusedAndErased(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no completed system erasure among %v", reqs["Requests"])
+	}
+}
+
+// TestReceiptInclusionProof: the REST API returns, for a completed
+// erasure, an inclusion proof of its receipt's audit record against a
+// signed checkpoint; the proof checks with the published key and the
+// record carries the receipt's hash. proves SEC-2 (tamper-evident proof)
+func TestReceiptInclusionProof(t *testing.T) {
+	env := startServer(t)
+	ctx := testCtx(t, 30*time.Second)
+	m := env.login(t, ctx, env.imClient(t, "proof-user", parley.Config{}), newInbox(), nil)
+	if _, err := m.SendText(ctx, parley.IMTarget{User: "x"}, "to be erased"); err != nil {
+		t.Fatal(err)
+	}
+	del := env.rest(t, "SubmitDataSubjectRequest", map[string]any{"Type": "delete", "UserId": "proof-user"}, "")
+	req, _ := del["Request"].(map[string]any)
+	if req == nil || req["state"] != "completed" {
+		t.Fatalf("delete: %v", del)
+	}
+	got := env.rest(t, "DescribeDataSubjectRequest", map[string]any{"RequestId": req["id"]}, "")
+	pj, _ := got["ReceiptProof"].(map[string]any)
+	key, _ := got["AuditKey"].(string)
+	if pj == nil || key == "" {
+		t.Fatalf("no proof: %v", got)
+	}
+	p := audit.Proof{Seq: int64(pj["Seq"].(float64)), Record: []byte(pj["Record"].(string)), Checkpoint: []byte(pj["Checkpoint"].(string))}
+	for _, h := range pj["Hashes"].([]any) {
+		b, err := base64.StdEncoding.DecodeString(h.(string))
+		if err != nil || len(b) != len(tlog.Hash{}) {
+			t.Fatalf("hash %v: %v", h, err)
+		}
+		p.Proof = append(p.Proof, tlog.Hash(b))
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.CheckProof(p, v); err != nil {
+		t.Fatalf("inclusion proof: %v", err)
+	}
+	// The receipt as the REST API returned it still verifies.
+	signed, _ := json.Marshal(req["receipt"])
+	pub, _ := base64.StdEncoding.DecodeString(req["receipt"].(map[string]any)["public_key"].(string))
+	if rc, err := dsr.VerifyReceipt(signed, pub); err != nil || rc.RequestID != req["id"] {
+		t.Fatalf("receipt from REST: %+v %v", rc, err)
+	}
+	if _, err := dsr.VerifyReceipt(signed, nil); !errors.Is(err, dsr.ErrBadReceipt) {
+		t.Fatalf("a receipt verified without a key: %v", err)
+	}
+	inner, _ := req["receipt"].(map[string]any)["receipt"].(string)
+	sum := sha256.Sum256([]byte(inner))
+	if !bytes.Contains(p.Record, []byte(hex.EncodeToString(sum[:]))) {
+		t.Fatalf("the proven record %s does not carry the receipt's hash", p.Record)
+	}
+	// A proof of another record does not pass for this one.
+	p.Record = bytes.Replace(p.Record, []byte("dsr.receipt"), []byte("dsr.state"), 1)
+	if err := audit.CheckProof(p, v); err == nil {
+		t.Fatal("an altered record passed the inclusion proof")
 	}
 }

@@ -158,7 +158,7 @@ func TestDeleteVerifiedAndSigned(t *testing.T) {
 	if len(rc.DestroyedKeys) != 1 || rc.RequestID != res.Request.ID || rc.Subject != res.Request.Subject {
 		t.Errorf("receipt %+v", rc)
 	}
-	tampered := bytes.Replace(res.Request.Receipt, []byte(`"type":"delete"`), []byte(`"type":"access"`), 1)
+	tampered := bytes.Replace(res.Request.Receipt, []byte(`\"type\":\"delete\"`), []byte(`\"type\":\"access\"`), 1)
 	if bytes.Equal(tampered, res.Request.Receipt) {
 		t.Fatal("receipt does not name its type")
 	}

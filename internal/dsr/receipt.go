@@ -33,11 +33,13 @@ type Receipt struct {
 }
 
 // SignedReceipt is the stored and returned form: the receipt's exact
-// bytes, an ed25519 signature over them and the public key.
+// JSON text (a string, so no re-encoding on the way — a REST gateway, a
+// pretty-printer — can change the signed bytes), an ed25519 signature
+// over it and the public key.
 type SignedReceipt struct {
-	Receipt   json.RawMessage `json:"receipt"`
-	Signature string          `json:"signature"`  // base64
-	PublicKey string          `json:"public_key"` // base64
+	Receipt   string `json:"receipt"`
+	Signature string `json:"signature"`  // base64
+	PublicKey string `json:"public_key"` // base64
 }
 
 // SignReceipt signs rc and returns the SignedReceipt JSON and the hex
@@ -48,7 +50,7 @@ func SignReceipt(rc Receipt, key ed25519.PrivateKey) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("dsr: encode receipt: %w", err)
 	}
 	sig := ed25519.Sign(key, body)
-	out, err := json.Marshal(SignedReceipt{Receipt: body, Signature: base64.StdEncoding.EncodeToString(sig),
+	out, err := json.Marshal(SignedReceipt{Receipt: string(body), Signature: base64.StdEncoding.EncodeToString(sig),
 		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))})
 	if err != nil {
 		return nil, "", fmt.Errorf("dsr: encode receipt: %w", err)
@@ -64,12 +66,15 @@ func VerifyReceipt(signed []byte, pub ed25519.PublicKey) (Receipt, error) {
 	if err := json.Unmarshal(signed, &s); err != nil {
 		return Receipt{}, fmt.Errorf("%w: %w", ErrBadReceipt, err)
 	}
+	if len(pub) != ed25519.PublicKeySize {
+		return Receipt{}, fmt.Errorf("%w: the verification key is %d bytes, want %d", ErrBadReceipt, len(pub), ed25519.PublicKeySize)
+	}
 	sig, err := base64.StdEncoding.DecodeString(s.Signature)
-	if err != nil || !ed25519.Verify(pub, s.Receipt, sig) {
+	if err != nil || !ed25519.Verify(pub, []byte(s.Receipt), sig) {
 		return Receipt{}, fmt.Errorf("%w: bad signature", ErrBadReceipt)
 	}
 	var rc Receipt
-	if err := json.Unmarshal(s.Receipt, &rc); err != nil || rc.Format != ReceiptFormat {
+	if err := json.Unmarshal([]byte(s.Receipt), &rc); err != nil || rc.Format != ReceiptFormat {
 		return Receipt{}, fmt.Errorf("%w: not a %s receipt", ErrBadReceipt, ReceiptFormat)
 	}
 	return rc, nil

@@ -67,6 +67,10 @@ type Config struct {
 	AttemptTimeout time.Duration // 0 = 5 s
 	RetryInterval  time.Duration // 0 = 10 s
 	RetryBudget    time.Duration // last attempt starts at most this long after the first; 0 = 60 s
+	// IdlePoll is how often an idle dispatcher looks for rows another
+	// process enqueued (`parley incident declare` against a running
+	// server's data directory); 0 = 30 s.
+	IdlePoll time.Duration
 }
 
 // Dispatcher delivers the outbox. Enqueue may be called before Start and
@@ -98,6 +102,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.IdlePoll <= 0 {
+		cfg.IdlePoll = 30 * time.Second
 	}
 	if cfg.AttemptTimeout <= 0 {
 		cfg.AttemptTimeout = DefaultAttemptTimeout
@@ -255,6 +262,8 @@ func (d *Dispatcher) run(ctx context.Context) {
 						wakeIn, armed = storeRetry, true
 					case ok:
 						wakeIn, armed = next.Sub(now), true
+					default: // nothing pending here: look again later for others' rows
+						wakeIn, armed = d.cfg.IdlePoll, true
 					}
 				}
 			}

@@ -399,3 +399,31 @@ func TestEnqueueWithoutTargetAndIdempotent(t *testing.T) {
 		t.Fatalf("New without outbox: %v", err)
 	}
 }
+
+// A row another process wrote into the outbox (the CLI declaring an
+// incident while the server runs) is delivered by the idle dispatcher's
+// next poll, without a wake-up from Enqueue; and a delivered row keeps
+// its delivery record but not its body.
+func TestIdlePollFindsOthersRows(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(testT0())
+	rc, srv := newReceiver(t, clock, func(int, *http.Request) int { return http.StatusOK })
+	db := openDB(t, tempDB(t))
+	defer db.Close()
+	d, idle := newDispatcher(t, db, clock, srv.URL, []byte("s3cretKey42"), func(c *Config) { c.IdlePoll = time.Minute })
+	d.Start()
+	idle.wait(t, 0)
+	if _, err := db.EnqueueWebhook(ctx, store.Webhook{SDKAppID: testApp, EventID: "from-cli", URL: srv.URL,
+		Body: []byte(`{"EventType":"Parley.SecurityIncident"}`), CreatedAt: clock.Now(), NextAttemptAt: clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	idle.wait(t, 1)
+	if _, _, delivered, _ := rc.snapshot(); delivered["from-cli"] != 1 {
+		t.Fatalf("the other process's row was not delivered: %v", delivered)
+	}
+	w, err := db.GetWebhook(ctx, 1)
+	if err != nil || w.State != store.WebhookDelivered || len(w.Body) != 0 {
+		t.Fatalf("delivered row = %+v, %v; want delivered with the body cleared", w, err)
+	}
+}
