@@ -1,7 +1,8 @@
 -- Data-subject requests (issue 5, item 3; RIGHTS-1…7). No personal data:
 -- the subject is a commitment (hex HMAC) under the subject's own key, so
 -- after an erasure the record proves what was done, not for whom.
--- Kept three years after it finishes (store.DSRRetention), then deleted
+-- Kept three years after it finishes (store.DSRRetention), or until the
+-- app is purged after its deletion (RETAIN-2), then deleted
 -- by retention.
 CREATE TABLE dsr_requests (
     id            TEXT    PRIMARY KEY CHECK (length(id) = 32),
