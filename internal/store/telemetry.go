@@ -17,7 +17,16 @@ type TelemetryRecord struct {
 	DeviceRef []byte // HMAC pseudonym of the device id
 	Section   string // quality, streams, device, events
 	Data      []byte // JSON object of inventory-validated fields
+	// UserID is the clear user id, used only to seal the device section
+	// (device facts) under the user's data key; never stored. Empty
+	// stores Data as given.
+	UserID string
 }
+
+// SealedSection is the telemetry section whose data the store seals with
+// the user's data key: device facts, which describe the person's device
+// (model, OS, CPU …) and so go with the person when they are erased.
+const SealedSection = "device"
 
 // TelemetryQuery selects records of one app in [From, To).
 type TelemetryQuery struct {

@@ -160,6 +160,9 @@ func (s *Service) Ingest(ctx context.Context, sess Session, rep *protocol.Teleme
 	}
 	for _, sec := range dr.sections {
 		rec := store.TelemetryRecord{At: now, SDKAppID: sess.SDKAppID, RoomKey: sess.Room.Key(), UserRef: userRef, DeviceRef: deviceRef, Section: sec.name, Data: sec.data}
+		if sec.name == store.SealedSection {
+			rec.UserID = sess.UserID // the store seals device facts under the user's key
+		}
 		select {
 		case s.queue <- rec:
 		default:

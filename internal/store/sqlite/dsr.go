@@ -113,11 +113,19 @@ func (db *DB) ExportTelemetrySubject(ctx context.Context, sdkAppID uint32, userI
 			for rows.Next() {
 				r := store.TelemetryRecord{SDKAppID: sdkAppID}
 				var id int64
-				if err := rows.Scan(&id, &r.RoomKey, &r.UserRef, &r.DeviceRef, &r.Section, &r.Data); err != nil {
+				var data string
+				if err := rows.Scan(&id, &r.RoomKey, &r.UserRef, &r.DeviceRef, &r.Section, &data); err != nil {
 					return err
 				}
 				r.At = time.UnixMilli(id >> idSeqBits).UTC()
-				out = append(out, r)
+				var ok bool
+				var err error
+				if r.Data, ok, err = db.openTelemetryData(ctx, r, data); err != nil {
+					return err
+				}
+				if ok {
+					out = append(out, r)
+				}
 			}
 			return rows.Err()
 		}()

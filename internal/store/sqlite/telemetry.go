@@ -88,6 +88,9 @@ func (db *DB) InsertTelemetry(ctx context.Context, recs []store.TelemetryRecord)
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := db.ensureTelemetryKeys(ctx, recs); err != nil {
+		return fmt.Errorf("sqlite: insert telemetry: %w", err)
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert telemetry: %w", err)
@@ -127,7 +130,11 @@ func (db *DB) InsertTelemetry(ctx context.Context, recs []store.TelemetryRecord)
 			parts[name] = p
 		}
 		p.last = telemetryID(r.At, p.last)
-		if _, err = p.st.ExecContext(ctx, p.last, int64(r.SDKAppID), r.RoomKey, r.UserRef, r.DeviceRef, r.Section, string(r.Data)); err != nil {
+		var data string
+		if data, err = db.telemetryData(ctx, r); err != nil {
+			return fmt.Errorf("sqlite: insert telemetry: %w", err)
+		}
+		if _, err = p.st.ExecContext(ctx, p.last, int64(r.SDKAppID), r.RoomKey, r.UserRef, r.DeviceRef, r.Section, data); err != nil {
 			return fmt.Errorf("sqlite: insert telemetry: %w", err)
 		}
 	}
@@ -193,8 +200,15 @@ func (db *DB) QueryTelemetry(ctx context.Context, q store.TelemetryQuery) ([]sto
 				rows.Close()
 				return nil, err
 			}
-			r.At, r.Data = time.UnixMilli(id>>idSeqBits).UTC(), []byte(data)
-			out = append(out, r)
+			r.At = time.UnixMilli(id >> idSeqBits).UTC()
+			var ok bool
+			if r.Data, ok, err = db.openTelemetryData(ctx, r, data); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if ok {
+				out = append(out, r)
+			}
 		}
 		err = rows.Err()
 		rows.Close()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +105,46 @@ func BenchmarkInsertTelemetry(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+}
+
+// Device facts are sealed under the user's key: not in the file in clear,
+// readable through the store, and gone with the key. proves RIGHTS-3
+func TestTelemetryDeviceFactsSealed(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := Open(ctx, filepath.Join(dir, "t.db"), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	uref := db.telemetryRef(1, "user", "devfacts-user")
+	at := time.Now()
+	recs := []store.TelemetryRecord{
+		{At: at, SDKAppID: 1, RoomKey: "n:1", UserRef: uref, DeviceRef: []byte("d"), Section: "device", Data: []byte(`{"device.model":"Zeta-Phone-9000"}`), UserID: "devfacts-user"},
+		{At: at, SDKAppID: 1, RoomKey: "n:1", UserRef: uref, DeviceRef: []byte("d"), Section: "quality", Data: []byte(`{"quality.rtt_ms":21}`), UserID: "devfacts-user"},
+	}
+	if err := db.InsertTelemetry(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.QueryTelemetry(ctx, store.TelemetryQuery{SDKAppID: 1, UserRef: uref, From: at.Add(-time.Hour), To: at.Add(time.Hour)})
+	if err != nil || len(got) != 2 || !strings.Contains(string(got[0].Data)+string(got[1].Data), "Zeta-Phone-9000") {
+		t.Fatalf("query: %d records, %v", len(got), err)
+	}
+	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "Zeta-Phone-9000") {
+		t.Fatal("device facts stored in clear")
+	}
+	if _, err := db.ShredSubject(ctx, 1, "devfacts-user"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = db.QueryTelemetry(ctx, store.TelemetryQuery{SDKAppID: 1, UserRef: uref, From: at.Add(-time.Hour), To: at.Add(time.Hour)})
+	if err != nil || len(got) != 1 || got[0].Section != "quality" {
+		t.Fatalf("after the shred: %+v, %v; want only the quality record", got, err)
+	}
 }
