@@ -306,18 +306,9 @@ func splitContent(b []byte) (body []byte, ccd string, err error) {
 // another app or, when ref is set, of another subject than the row
 // names is errIMSealed: the value was moved from another row.
 func (db *DB) sealedKey(ctx context.Context, q queryer, app uint32, ref string, sealed []byte) (*dataKey, error) {
-	if len(sealed) < keyIDSize {
-		return nil, fmt.Errorf("%w: %d bytes", keyring.ErrMalformed, len(sealed))
-	}
-	var id [keyIDSize]byte
-	copy(id[:], sealed)
-	k := db.keys.cachedID(id)
-	if k == nil {
-		var err error
-		if k, err = db.loadKeyByID(ctx, q, id); err != nil {
-			return nil, err
-		}
-		db.keys.remember(k)
+	k, err := db.keyOfSealed(ctx, q, sealed)
+	if err != nil {
+		return nil, err
 	}
 	if k.app != app || (ref != "" && k.subject != ref) {
 		return nil, errIMSealed

@@ -142,10 +142,11 @@ func (db *DB) ensureKeys(ctx context.Context, sdkAppID uint32, users ...string) 
 	}
 	var missing []string
 	for _, u := range users {
-		if db.keys.cached(subjKey{sdkAppID, db.UserRef(sdkAppID, u)}) != nil {
+		ref := db.UserRef(sdkAppID, u)
+		if db.keys.cached(subjKey{sdkAppID, ref}) != nil {
 			continue
 		}
-		k, err := db.loadKey(ctx, db.read, sdkAppID, db.UserRef(sdkAppID, u))
+		k, err := db.loadKey(ctx, db.read, sdkAppID, ref)
 		if err == nil {
 			db.keys.remember(k)
 			continue
@@ -339,20 +340,31 @@ func (db *DB) open(ctx context.Context, q queryer, sealed, aad []byte) ([]byte, 
 	if err := db.haveKeys(); err != nil {
 		return nil, err
 	}
+	k, err := db.keyOfSealed(ctx, q, sealed)
+	if err != nil {
+		return nil, err
+	}
+	return db.openWith(k, sealed, aad)
+}
+
+// keyOfSealed returns the key a sealed value names by its key-id prefix,
+// from the cache or the store; an error wrapping store.ErrErased if that
+// key is gone.
+func (db *DB) keyOfSealed(ctx context.Context, q queryer, sealed []byte) (*dataKey, error) {
 	if len(sealed) < keyIDSize {
 		return nil, fmt.Errorf("%w: %d bytes", keyring.ErrMalformed, len(sealed))
 	}
 	var id [keyIDSize]byte
 	copy(id[:], sealed)
-	k := db.keys.cachedID(id)
-	if k == nil {
-		var err error
-		if k, err = db.loadKeyByID(ctx, q, id); err != nil {
-			return nil, err
-		}
-		db.keys.remember(k)
+	if k := db.keys.cachedID(id); k != nil {
+		return k, nil
 	}
-	return db.openWith(k, sealed, aad)
+	k, err := db.loadKeyByID(ctx, q, id)
+	if err != nil {
+		return nil, err
+	}
+	db.keys.remember(k)
+	return k, nil
 }
 
 // userOf maps a stored reference back to the user id; store.ErrErased if
