@@ -94,6 +94,19 @@ func (a *restAPI) register(mux *http.ServeMux) {
 }
 
 func (a *restAPI) serve(action string, h restHandler) http.HandlerFunc {
+	return a.serveVerified(action, a.verify, func(ctx context.Context, appID uint32, _ string, body []byte) (any, *restError) {
+		return h(ctx, appID, body)
+	})
+}
+
+// identifiedHandler is a restHandler that also gets the identifier the
+// UserSig authenticated.
+type identifiedHandler func(ctx context.Context, appID uint32, identifier string, body []byte) (any, *restError)
+
+// serveVerified is every REST endpoint's preamble: the app from the
+// query, the UserSig checked by verify, the per-(app, action) rate limit,
+// the bounded body; then h, and the API 3.0 response.
+func (a *restAPI) serveVerified(action string, verify adminVerifier, h identifiedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		reqID := newRequestID()
 		q := r.URL.Query()
@@ -102,8 +115,8 @@ func (a *restAPI) serve(action string, h restHandler) http.HandlerFunc {
 			writeREST(w, reqID, nil, errParam("SdkAppId", "query parameter sdkappid must be a positive 32-bit integer"))
 			return
 		}
-		appID := uint32(appID64)
-		if err := a.verify(r.Context(), appID, q.Get("identifier"), q.Get("usersig")); err != nil {
+		appID, identifier := uint32(appID64), q.Get("identifier")
+		if err := verify(r.Context(), appID, identifier, q.Get("usersig")); err != nil {
 			writeREST(w, reqID, nil, &restError{Code: "AuthFailure.SignatureFailure", Message: err.Error()})
 			return
 		}
@@ -116,7 +129,7 @@ func (a *restAPI) serve(action string, h restHandler) http.HandlerFunc {
 			writeREST(w, reqID, nil, &restError{Code: "InvalidParameter", Message: err.Error()})
 			return
 		}
-		out, rerr := h(r.Context(), appID, body)
+		out, rerr := h(r.Context(), appID, identifier, body)
 		writeREST(w, reqID, out, rerr)
 	}
 }

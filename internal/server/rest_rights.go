@@ -150,39 +150,15 @@ func (a *restAPI) describeCheckpoint(ctx context.Context, appID uint32, body []b
 // selfDSR serves POST /v1/self/dsr: the signed-in user's request about
 // themself, authenticated by their own UserSig (identifier = the user).
 func (a *restAPI) selfDSR(verifyUser adminVerifier) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		reqID := newRequestID()
-		q := r.URL.Query()
-		appID64, err := strconv.ParseUint(q.Get("sdkappid"), 10, 32)
-		if err != nil || appID64 == 0 {
-			writeREST(w, reqID, nil, errParam("SdkAppId", "query parameter sdkappid must be a positive 32-bit integer"))
-			return
-		}
-		appID, user := uint32(appID64), q.Get("identifier")
-		if err := verifyUser(r.Context(), appID, user, q.Get("usersig")); err != nil {
-			writeREST(w, reqID, nil, &restError{Code: "AuthFailure.SignatureFailure", Message: err.Error()})
-			return
-		}
-		if !a.limiters.get(appID, "self_dsr").Allow() {
-			writeREST(w, reqID, nil, &restError{Code: "RequestLimitExceeded", Message: "too many data-subject requests"})
-			return
-		}
-		body, err := readBody(r)
-		if err != nil {
-			writeREST(w, reqID, nil, &restError{Code: "InvalidParameter", Message: err.Error()})
-			return
-		}
+	return a.serveVerified("self_dsr", verifyUser, func(ctx context.Context, appID uint32, user string, body []byte) (any, *restError) {
 		var req dsrBody
 		if e := decodeStrict(body, &req); e != nil {
-			writeREST(w, reqID, nil, e)
-			return
+			return nil, e
 		}
 		if req.UserId != "" && req.UserId != user {
-			writeREST(w, reqID, nil, errParam("UserId", "a user may only make requests about themself"))
-			return
+			return nil, errParam("UserId", "a user may only make requests about themself")
 		}
 		req.UserId = user
-		out, rerr := a.runDSR(r.Context(), appID, req, dsr.SourceSDK)
-		writeREST(w, reqID, out, rerr)
-	}
+		return a.runDSR(ctx, appID, req, dsr.SourceSDK)
+	})
 }
