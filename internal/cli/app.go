@@ -77,14 +77,21 @@ type appFlags struct {
 }
 
 func newAppFlagSet(sub string, env Env, f *appFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("app "+sub, flag.ContinueOnError)
+	return newDataFlagSet("app "+sub, env, f)
+}
+
+// newDataFlagSet is the flag set of a command that works on a data
+// directory (cmd is its name after "parley", e.g. "dsr delete"): --data,
+// --kek-file, --config and --json.
+func newDataFlagSet(cmd string, env Env, f *appFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.StringVar(&f.data, "data", "", "data `dir`ectory (default $"+config.EnvData+", else the config file's, else "+config.DefaultDataDir+")")
 	fs.StringVar(&f.kekFile, "kek-file", "", "key-encryption-key `file` (default <data>/kek)")
 	fs.StringVar(&f.config, "config", "", "server YAML configuration `file` to take data_dir and kek_file from (env "+config.EnvConfig+")")
 	fs.BoolVar(&f.json, "json", false, "print JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: parley app %s [flags]\n\nFlags:\n", sub)
+		fmt.Fprintf(fs.Output(), "Usage: parley %s [flags]\n\nFlags:\n", cmd)
 		fs.PrintDefaults()
 	}
 	return fs

@@ -19,8 +19,7 @@ import (
 // everyone else in it — is unrecoverable (RIGHTS-5, docs/privacy.md).
 func Backup(ctx context.Context, args []string, env Env) int {
 	var f appFlags
-	flags := newAppFlagSet("backup", env, &f)
-	flags.Init("backup", flags.ErrorHandling())
+	flags := newDataFlagSet("backup", env, &f)
 	out := flags.String("out", "", "the backup `file` to create (must not exist)")
 	if code, done := parseFlags(flags, args, env); done {
 		return code

@@ -76,8 +76,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func newDSRFlagSet(sub string, env Env, f *dsrFlags) (*flag.FlagSet, func(Env) (uint32, bool)) {
-	fs := newAppFlagSet(sub, env, &f.appFlags)
-	fs.Init("dsr "+sub, flag.ContinueOnError)
+	fs := newDataFlagSet("dsr "+sub, env, &f.appFlags)
 	fs.StringVar(&f.url, "url", "", "base `URL` of a running server (instead of --data)")
 	fs.StringVar(&f.usersig, "usersig", "", "admin UserSig for --url (default $PARLEY_ADMIN_USERSIG, or minted from $PARLEY_SECRET_KEY)")
 	fs.StringVar(&f.user, "user", "", "the end user's `id`")

@@ -58,8 +58,7 @@ type keysStatusJSON struct {
 
 func keysStatus(ctx context.Context, args []string, env Env) int {
 	var f appFlags
-	fs := newAppFlagSet("status", env, &f)
-	fs.Init("keys status", fs.ErrorHandling())
+	fs := newDataFlagSet("keys status", env, &f)
 	if code, done := parseFlags(fs, args, env); done {
 		return code
 	}
@@ -92,8 +91,7 @@ type rotateJSON struct {
 
 func keysRotateKEK(ctx context.Context, args []string, env Env) int {
 	var f appFlags
-	flags := newAppFlagSet("rotate-kek", env, &f)
-	flags.Init("keys rotate-kek", flags.ErrorHandling())
+	flags := newDataFlagSet("keys rotate-kek", env, &f)
 	newFile := flags.String("new-kek-file", "", "the new key-encryption key `file` (created if missing)")
 	if code, done := parseFlags(flags, args, env); done {
 		return code
