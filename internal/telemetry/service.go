@@ -2,9 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/protocol"
@@ -43,9 +41,10 @@ type Config struct {
 
 // Service validates, pseudonymises and stores telemetry.
 type Service struct {
-	cfg Config
-	dec decoder
-	log *slog.Logger
+	cfg   Config
+	dec   decoder
+	log   *slog.Logger
+	index *keyring.BlindIndex // pseudonyms: the store's blind index
 
 	queue   chan store.TelemetryRecord
 	flushes chan chan struct{} // Flush requests, answered by the writer
@@ -63,7 +62,8 @@ func New(cfg Config) (*Service, error) {
 	if err := checkIdentities(cfg.Inventory); err != nil {
 		return nil, err
 	}
-	if len(cfg.PseudonymKey) < 32 {
+	index, err := keyring.NewBlindIndexKey(cfg.PseudonymKey)
+	if err != nil {
 		return nil, errors.New("telemetry: pseudonym key must be at least 32 bytes")
 	}
 	if cfg.Logger == nil {
@@ -89,6 +89,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg:     cfg,
+		index:   index,
 		dec:     decoder{inv: cfg.Inventory, ipv4Bits: cfg.IPv4Bits, ipv6Bits: cfg.IPv6Bits},
 		log:     cfg.Logger.With("component", "telemetry"),
 		queue:   make(chan store.TelemetryRecord, cfg.QueueRecords),
@@ -128,14 +129,7 @@ type Session struct {
 // the service key of (app, kind, id), truncated to 16 bytes. The same user
 // has unrelated pseudonyms in different apps.
 func (s *Service) Pseudonym(sdkAppID uint32, kind, id string) []byte {
-	m := hmac.New(sha256.New, s.cfg.PseudonymKey)
-	var app [4]byte
-	binary.BigEndian.PutUint32(app[:], sdkAppID)
-	m.Write(app[:])
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write([]byte(id))
-	return m.Sum(nil)[:16]
+	return s.index.Sum(sdkAppID, kind, id)
 }
 
 // Ingest validates a report and queues its sections for storage. A
