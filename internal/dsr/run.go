@@ -74,7 +74,7 @@ func (r *run) process(ctx context.Context, corrections []Correction) (Result, er
 		if err != nil {
 			return r.refuse(ctx, GroundImpractical, err.Error())
 		}
-		return r.complete(ctx, Result{Stores: []StoreCount{{Store: "consent_ledger", Label: r.label("consent_ledger"), Rows: n}}})
+		return r.complete(ctx, Result{Stores: []StoreCount{{Store: "consent_ledger", Label: StoreLabel("consent_ledger"), Rows: n}}})
 	default:
 		return r.erase(ctx)
 	}
@@ -88,7 +88,7 @@ func (r *run) count(ctx context.Context) ([]StoreCount, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dsr: %s: %w", h.Store(), err)
 		}
-		out = append(out, StoreCount{Store: h.Store(), Label: r.label(h.Store()), Rows: n})
+		out = append(out, StoreCount{Store: h.Store(), Label: StoreLabel(h.Store()), Rows: n})
 	}
 	return out, nil
 }
@@ -104,9 +104,9 @@ func (r *run) export(ctx context.Context) (*Bundle, []StoreCount, error) {
 		if recs == nil {
 			recs = []any{}
 		}
-		b.Stores = append(b.Stores, Section{Store: h.Store(), Label: r.label(h.Store()),
+		b.Stores = append(b.Stores, Section{Store: h.Store(), Label: StoreLabel(h.Store()),
 			Elements: r.elements(h.Store()), Records: recs})
-		counts = append(counts, StoreCount{Store: h.Store(), Label: r.label(h.Store()), Rows: int64(len(recs))})
+		counts = append(counts, StoreCount{Store: h.Store(), Label: StoreLabel(h.Store()), Rows: int64(len(recs))})
 	}
 	return b, counts, nil
 }
@@ -162,7 +162,7 @@ func (r *run) erase(ctx context.Context) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("dsr: erase %s: %w", h.Store(), err)
 		}
-		res.Stores = append(res.Stores, StoreCount{Store: h.Store(), Label: r.label(h.Store()), Rows: n})
+		res.Stores = append(res.Stores, StoreCount{Store: h.Store(), Label: StoreLabel(h.Store()), Rows: n})
 	}
 	res.RowsMS = ms(time.Since(start))
 	if err := r.verify(ctx, res.Stores); err != nil {
@@ -224,9 +224,6 @@ func (e *Engine) handler(storeName string) Handler {
 	}
 	return nil
 }
-
-// label is the store's English display name.
-func (r *run) label(storeName string) string { return StoreLabel(storeName) }
 
 func (r *run) elements(storeName string) []Element {
 	var out []Element

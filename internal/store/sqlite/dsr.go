@@ -136,6 +136,15 @@ func (db *DB) ExportTelemetrySubject(ctx context.Context, sdkAppID uint32, userI
 	return out, nil
 }
 
+// prefixScanner scans leading columns into pre, the rest into what its
+// caller asks for: a row scanner over extra columns.
+type prefixScanner struct {
+	s   scanner
+	pre []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.s.Scan(append(p.pre, dest...)...) }
+
 // EraseIMMemberships removes the user from every group of the app (and
 // their pending applications). Groups the user owns keep existing with
 // no owner: their other members' conversation is theirs too.
@@ -211,12 +220,11 @@ func (db *DB) ExportIMSubject(ctx context.Context, sdkAppID uint32, userID strin
 		defer rows.Close()
 		for rows.Next() {
 			var it item
-			var r imRow
-			if err := rows.Scan(&it.stored, &r.seq, &r.sender, &r.clientID, &r.at, &r.content, &r.needReceipt,
-				&r.recalled, &r.recalledAt, &r.recalledBy, &r.erased); err != nil {
+			row, err := scanMessage(prefixScanner{rows, []any{&it.stored}})
+			if err != nil {
 				return err
 			}
-			it.row = r
+			it.row = row
 			items = append(items, it)
 		}
 		return rows.Err()
