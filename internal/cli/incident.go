@@ -13,7 +13,6 @@ import (
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/incident"
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
-	"github.com/parley-rtc/parley/internal/server"
 	"github.com/parley-rtc/parley/internal/webhook"
 )
 
@@ -105,10 +104,7 @@ func withIncidents(ctx context.Context, sub string, f appFlags, env Env, fn func
 		return fail(env, "incident %s: %v", sub, err)
 	}
 	code := func() int {
-		log, _, err := server.OpenAuditLog(l)
-		if err != nil {
-			return fail(env, "incident %s: %v", sub, err)
-		}
+		log := l.Audit
 		d, err := webhook.New(webhook.Config{Outbox: l.DB, Targets: callbackTargets{l.Callbacks}, Logger: cliLogger(env)})
 		if err != nil {
 			return fail(env, "incident %s: %v", sub, err)

@@ -110,11 +110,7 @@ func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32
 			}
 			return fail(env, "policy %s: %v", sub, err)
 		}
-		log, _, err := server.OpenAuditLog(l)
-		if err != nil {
-			return fail(env, "policy %s: %v", sub, err)
-		}
-		return fn(server.AuditedConsent(l, log, logger, cliClock(env)), log)
+		return fn(server.AuditedConsent(l, l.Audit, logger, cliClock(env)), l.Audit)
 	}()
 	if err := l.Close(); err != nil {
 		return fail(env, "policy %s: close database: %v", sub, err)

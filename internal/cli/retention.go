@@ -100,11 +100,7 @@ func retentionCmd(ctx context.Context, sub string, args []string, env Env) int {
 		return fail(env, "retention %s: %v", sub, err)
 	}
 	return withLocal(ctx, "retention "+sub, f, env, func(l *app.Local) int {
-		log, _, err := server.OpenAuditLog(l)
-		if err != nil {
-			return fail(env, "retention %s: %v", sub, err)
-		}
-		eng, err := server.NewRetention(l.DB, inv, cfg, cliLogger(env), cliClock(env), log)
+		eng, err := server.NewRetention(l.DB, inv, cfg, cliLogger(env), cliClock(env), l.Audit)
 		if err != nil {
 			return fail(env, "retention %s: %v", sub, err)
 		}

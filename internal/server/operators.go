@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -66,11 +65,7 @@ func newConsoleAPI(d consoleDeps) (*consoleAPI, error) {
 		d.Now = time.Now
 	}
 	if d.Audit == nil {
-		l, _, err := OpenAuditLog(d.Local)
-		if err != nil {
-			return nil, fmt.Errorf("console: %w", err)
-		}
-		d.Audit = l
+		d.Audit = d.Local.Audit
 	}
 	ops := operator.New(d.Local.DB, operator.Options{Now: d.Now, Logger: d.Logger, Iterations: d.Iterations})
 	con, err := operator.NewConsole(ops, d.Audit, d.Logger)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -52,10 +51,7 @@ func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Ri
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	log, vkey, err := OpenAuditLog(local)
-	if err != nil {
-		return nil, err
-	}
+	log, vkey := local.Audit, local.AuditKey
 	seed, err := local.DB.DeriveKey(receiptLabel)
 	if err != nil {
 		return nil, err
@@ -88,15 +84,6 @@ func NewRights(local *app.Local, inv *inventory.Inventory, o RightsOptions) (*Ri
 		return nil, err
 	}
 	return &Rights{Engine: eng, Audit: log, Consent: consentSvc, AuditKey: vkey}, nil
-}
-
-// OpenAuditLog returns the data directory's audit log, opened once with
-// the local stores, and its publishable verifier key.
-func OpenAuditLog(local *app.Local) (*audit.Log, string, error) {
-	if local.Audit == nil {
-		return nil, "", errors.New("audit log: the data directory was opened without one")
-	}
-	return local.Audit, local.AuditKey, nil
 }
 
 // AuditedConsent is the consent service whose ledger entries and policy
