@@ -19,8 +19,10 @@ import (
 	"github.com/parley-rtc/parley/internal/privacy/consent"
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/retention"
+	"github.com/parley-rtc/parley/internal/room"
 	"github.com/parley-rtc/parley/internal/store"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
+	"github.com/parley-rtc/parley/internal/telemetry"
 )
 
 // consoleDeps are what the operator console API is built from.
@@ -34,6 +36,11 @@ type consoleDeps struct {
 	Audit     *audit.Log
 	Notifier  incident.Notifier // the webhook dispatcher
 	Retention *retention.Engine
+	// Rooms, Telemetry and Rights feed the console's live rooms, quality
+	// dashboard and DSR queue; nil leaves those endpoints unavailable.
+	Rooms     *room.Manager
+	Telemetry *telemetry.Service
+	Rights    *Rights
 	Logger    *slog.Logger
 	Now       func() time.Time
 	// Iterations of new password hashes (tests); 0 means the default.
@@ -52,6 +59,7 @@ type consoleAPI struct {
 	retention *retention.Engine
 	inv       *inventory.Inventory
 	log       *slog.Logger
+	deps      consoleDeps // everything it was built from (console_*.go use it)
 }
 
 func newConsoleAPI(d consoleDeps) (*consoleAPI, error) {
@@ -78,7 +86,7 @@ func newConsoleAPI(d consoleDeps) (*consoleAPI, error) {
 		return nil, err
 	}
 	return &consoleAPI{con: con, ops: ops, apps: d.Local.Apps, consent: d.Consent, audit: d.Audit,
-		incidents: inc, retention: d.Retention, inv: d.Inventory, log: d.Logger}, nil
+		incidents: inc, retention: d.Retention, inv: d.Inventory, log: d.Logger, deps: d}, nil
 }
 
 // registerConsole mounts the console API on mux (Start calls it once).
@@ -108,6 +116,9 @@ func (a *consoleAPI) register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/console/retention", need(operator.PermRetentionRead)(http.HandlerFunc(a.retentionStatus)))
 	mux.Handle("GET /v1/console/incidents", need(operator.PermIncidentsRead)(http.HandlerFunc(a.listIncidents)))
 	mux.Handle("POST /v1/console/incidents", need(operator.PermIncidentsDeclare)(http.HandlerFunc(a.declareIncident)))
+	a.registerManage(mux)  // console_manage.go: apps, UserSig, live rooms, usage
+	a.registerPrivacy(mux) // console_privacy.go: policies, disclosure, consent statistics, DSR queue
+	a.registerQuality(mux) // console_quality.go: the quality dashboard
 }
 
 func internalError(w http.ResponseWriter, log *slog.Logger, what string, err error) {

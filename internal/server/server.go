@@ -183,7 +183,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	rest.register(mux)
 	mux.HandleFunc("POST /v1/self/dsr", rest.selfDSR(authz.verifyUser))
 	(&imREST{svc: msg.svc, verify: authz.verifyAdmin, limiters: newLimiterSet(imRatePerAction)}).register(mux)
-	if err := s.registerConsole(ctx, mux, consoleDeps{Local: local, Consent: s.privacy.consent, Inventory: s.privacy.inventory, Audit: rights.Audit, Notifier: hooks.dispatcher, Retention: sweeper, Logger: s.log, Now: s.opts.Now}); err != nil {
+	if err := s.registerConsole(ctx, mux, consoleDeps{Local: local, Consent: s.privacy.consent, Inventory: s.privacy.inventory, Audit: rights.Audit, Notifier: hooks.dispatcher, Retention: sweeper,
+		Rooms: s.rooms, Telemetry: s.privacy.telemetry, Rights: rights, Logger: s.log, Now: s.opts.Now}); err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
 
