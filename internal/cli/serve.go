@@ -73,4 +73,12 @@ func printBanner(env Env, cfg config.Config, srv *server.Server) {
 		fmt.Fprintf(env.Stdout, "  (created now; 'parley app show --sdkappid %d' shows it again)\n", dev.SDKAppID)
 	}
 	fmt.Fprintf(env.Stdout, "Generate a UserSig: parley usersig gen --sdkappid %d --key %s --user alice\n", dev.SDKAppID, dev.SecretKey)
+	fmt.Fprintf(env.Stdout, "Console:  http://%s/console/\n", srv.HTTPAddr())
+	if op := srv.FirstOperator(); op.Created {
+		fmt.Fprintf(env.Stdout, "  operator %q, password %s\n", op.Name, op.Password)
+		fmt.Fprintf(env.Stdout, "  (shown this once; change it with 'parley operator passwd --name %s')\n", op.Name)
+	}
+	if cfg.HTTP.Demo {
+		fmt.Fprintf(env.Stdout, "Demo:     http://%s/demo/   (two tabs make a call; set http.demo: false in production)\n", srv.HTTPAddr())
+	}
 }

@@ -111,6 +111,12 @@ type IMConfig struct {
 type HTTPConfig struct {
 	// Listen is host:port; port 0 picks a free port (tests).
 	Listen string `yaml:"listen"`
+	// Demo serves the demo app at /demo/ with its UserSig endpoint,
+	// which mints UserSigs for the development app only (like TRTC's
+	// GenerateTestUserSig, a convenience for evaluation). Turn it off in
+	// production: anyone who can reach it can act as any user of the
+	// development app.
+	Demo bool `yaml:"demo"`
 }
 
 // MediaConfig configures the single UDP port all media flows through.
@@ -150,7 +156,7 @@ type LogConfig struct {
 func Default() Config {
 	return Config{
 		DataDir: DefaultDataDir,
-		HTTP:    HTTPConfig{Listen: DefaultListen},
+		HTTP:    HTTPConfig{Listen: DefaultListen, Demo: true},
 		Media: MediaConfig{
 			UDPPort:           DefaultUDPPort,
 			BindIP:            DefaultBindIP,

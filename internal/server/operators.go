@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -97,11 +98,36 @@ func (s *Server) registerConsole(ctx context.Context, mux *http.ServeMux, d cons
 		return err
 	}
 	api.register(mux)
-	if n, err := api.ops.Count(ctx); err == nil && n == 0 {
-		s.log.Info("console: no operator yet; create the first with 'parley operator create --name owner --role owner'")
+	n, err := api.ops.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		// A new data directory gets its first operator, so the console
+		// works right after `parley serve`; the password is printed
+		// once by the caller (FirstOperator), never logged.
+		pw := operator.NewPassword()
+		if _, err := api.ops.Create(ctx, FirstOperatorName, operator.RoleOwner, pw); err != nil {
+			return fmt.Errorf("first operator: %w", err)
+		}
+		s.firstOperator = FirstOperator{Name: FirstOperatorName, Password: pw, Created: true}
+		s.log.Info("console: created the first operator (owner); its password was printed to the terminal")
 	}
 	return nil
 }
+
+// FirstOperatorName names the owner account a new data directory gets.
+const FirstOperatorName = "owner"
+
+// FirstOperator is the console account this start created, if any.
+type FirstOperator struct {
+	Name, Password string
+	Created        bool
+}
+
+// FirstOperator returns the operator created by this start: on a new
+// data directory, "owner" with a random password, to be shown once.
+func (s *Server) FirstOperator() FirstOperator { return s.firstOperator }
 
 func (a *consoleAPI) register(mux *http.ServeMux) {
 	need := a.con.RequireRole

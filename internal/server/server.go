@@ -63,6 +63,8 @@ type Server struct {
 	privacy   *privacyServices
 	callbacks *app.Callbacks
 	dev       DevApp
+	// firstOperator is the console owner this start created.
+	firstOperator FirstOperator
 }
 
 // New validates the configuration. It opens nothing; Start does.
@@ -188,13 +190,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("console: %w", err)
 	}
 
+	if err := registerWeb(mux, webDeps{demo: s.cfg.HTTP.Demo, dev: dev.SDKAppID, secret: apps.SecretKey,
+		policies: s.privacy.consent.Policies, now: s.opts.Now, log: s.log}); err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.HTTP.Listen, err)
 	}
 	s.httpLn = ln
 	s.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           accessLog(s.log, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
