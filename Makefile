@@ -4,13 +4,18 @@ STATICCHECK_VERSION ?= v0.8.2
 # Packages whose concurrency the race detector must check.
 RACE_PKGS ?= ./internal/room/... ./internal/operator/... ./internal/retention/... ./internal/signal/... ./internal/sfu/... ./internal/server/... ./internal/telemetry/... ./internal/privacy/consent/... ./internal/im/... ./internal/imgw/... ./internal/webhook/... ./sdk/go/... ./test/...
 
-.PHONY: run test race lint bench build fuzz
+.PHONY: run test race lint bench build fuzz web-deps
 
 run:
 	$(GO) run ./cmd/parley serve
 
-test:
+# The browser tests need test/web/node_modules (playwright-core) and
+# Debian's chromium; `make test` installs the former when npm is there.
+test: web-deps
 	$(GO) test ./...
+
+web-deps:
+	@if [ ! -d test/web/node_modules/playwright-core ] && command -v npm >/dev/null; then npm --prefix test/web ci --no-audit --no-fund --loglevel=error; fi
 
 race:
 	$(GO) test -race $(RACE_PKGS)

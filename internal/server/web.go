@@ -138,7 +138,8 @@ func (h *demoHandler) index(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the policy in force cannot be read; retry", http.StatusServiceUnavailable)
 		return
 	}
-	if in, ok := policyInForce(ps, h.deps.now()); ok {
+	if i := policyInForce(ps, h.deps.now()); i >= 0 {
+		in := ps[i]
 		p.PolicyVersion = in.Version
 		if in.Summary != "" {
 			p.PolicySummary = in.Summary
@@ -155,22 +156,6 @@ func (h *demoHandler) index(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write(buf.Bytes())
-}
-
-// policyInForce is the newest version whose effective date has passed.
-func policyInForce(ps []consent.Policy, now time.Time) (consent.Policy, bool) {
-	var best consent.Policy
-	found := false
-	for _, p := range ps {
-		if p.EffectiveAt.After(now) {
-			continue
-		}
-		if !found || p.EffectiveAt.After(best.EffectiveAt) ||
-			(p.EffectiveAt.Equal(best.EffectiveAt) && p.PublishedAt.After(best.PublishedAt)) {
-			best, found = p, true
-		}
-	}
-	return best, found
 }
 
 // maxDemoBody bounds POST /demo/usersig: {"user_id": at most 32 bytes}.

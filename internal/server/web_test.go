@@ -114,21 +114,6 @@ func TestDemoShowsPolicyInForce(t *testing.T) {
 	}
 }
 
-func TestPolicyInForce(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	ps := []consent.Policy{
-		{Version: "old", EffectiveAt: now.Add(-48 * time.Hour)},
-		{Version: "current", EffectiveAt: now.Add(-time.Hour)},
-		{Version: "announced", EffectiveAt: now.Add(24 * time.Hour)},
-	}
-	if p, ok := policyInForce(ps, now); !ok || p.Version != "current" {
-		t.Fatalf("in force = %q %v, want current", p.Version, ok)
-	}
-	if _, ok := policyInForce(ps[2:], now); ok {
-		t.Fatal("a policy announced for tomorrow is not in force today")
-	}
-}
-
 // The demo's UserSig endpoint signs for the development app with its
 // current key and refuses anything but one valid user id.
 func TestDemoUserSig(t *testing.T) {
