@@ -93,27 +93,48 @@ func (a *restAPI) describeDSR(ctx context.Context, appID uint32, body []byte) (a
 		return nil, &restError{Code: "InternalError", Message: err.Error()}
 	}
 	out := map[string]any{"Request": r}
-	if r.AuditSeq >= 0 {
-		if _, err := a.rights.Audit.Checkpoint(ctx); err != nil {
-			return nil, &restError{Code: "InternalError", Message: err.Error()}
-		}
-		p, err := a.rights.Audit.Prove(ctx, r.AuditSeq)
-		if err != nil {
-			return nil, &restError{Code: "InternalError", Message: err.Error()}
-		}
-		out["ReceiptProof"] = proofJSON(p)
+	p, err := receiptProof(ctx, a.rights.Audit, r)
+	if err != nil {
+		return nil, &restError{Code: "InternalError", Message: err.Error()}
+	}
+	if p != nil {
+		out["ReceiptProof"] = proofJSON(*p)
 		out["AuditKey"] = a.rights.AuditKey
 	}
 	return out, nil
 }
 
-// proofJSON is an inclusion proof as JSON: base64 hashes.
-func proofJSON(p audit.Proof) map[string]any {
+// receiptProof returns the inclusion proof of r's receipt record in the
+// audit log, or nil when r has none (AuditSeq < 0: not an erasure, or not
+// completed). The proof is against a checkpoint covering the whole log,
+// signed first if the latest does not cover the record yet. The REST API
+// and the console's DSR view both answer with it.
+func receiptProof(ctx context.Context, log *audit.Log, r dsr.Request) (*audit.Proof, error) {
+	if r.AuditSeq < 0 {
+		return nil, nil
+	}
+	if _, err := log.Checkpoint(ctx); err != nil {
+		return nil, err
+	}
+	p, err := log.Prove(ctx, r.AuditSeq)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// proofHashes are an inclusion proof's hashes, base64.
+func proofHashes(p audit.Proof) []string {
 	hashes := make([]string, len(p.Proof))
 	for i, h := range p.Proof {
 		hashes[i] = base64.StdEncoding.EncodeToString(h[:])
 	}
-	return map[string]any{"Seq": p.Seq, "Record": string(p.Record), "Hashes": hashes, "Checkpoint": string(p.Checkpoint)}
+	return hashes
+}
+
+// proofJSON is an inclusion proof as REST JSON.
+func proofJSON(p audit.Proof) map[string]any {
+	return map[string]any{"Seq": p.Seq, "Record": string(p.Record), "Hashes": proofHashes(p), "Checkpoint": string(p.Checkpoint)}
 }
 
 func (a *restAPI) describeDSRs(ctx context.Context, appID uint32, body []byte) (any, *restError) {

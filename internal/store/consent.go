@@ -100,6 +100,46 @@ type ConsentStats struct {
 	Withdrawn int
 }
 
+// ConsentBreakdown counts an app's (user, device) pairs by their latest
+// ledger entry — the consent in force, as ConsentStats — broken down by the
+// entry's clear columns only: action, policy version, purposes and method.
+// The ledger's user and device columns are blind-index references and its
+// device id and guardian reference are sealed; a breakdown groups by the
+// references without resolving them and opens no sealed value, so it
+// holds counts and never an identifier. A pair whose latest entry was
+// erased (its key destroyed) is not counted.
+type ConsentBreakdown struct {
+	Granted   int
+	Withdrawn int
+	// ByVersion has, per policy version, the pairs whose consent in
+	// force is a grant to it and the pairs whose latest entry withdrew a
+	// grant to it (Version "" for a withdrawal with no grant before).
+	ByVersion []ConsentVersionCount
+	// ByPurpose and ByMethod count grants in force only: a withdrawn
+	// pair consents to no purpose.
+	ByPurpose []ConsentPurposeCount
+	ByMethod  []ConsentMethodCount
+}
+
+// ConsentVersionCount is one policy version's row of a ConsentBreakdown.
+type ConsentVersionCount struct {
+	Version     string
+	Grants      int
+	Withdrawals int
+}
+
+// ConsentPurposeCount is the number of grants in force covering Purpose.
+type ConsentPurposeCount struct {
+	Purpose string
+	Grants  int
+}
+
+// ConsentMethodCount is the number of grants in force given by Method.
+type ConsentMethodCount struct {
+	Method string
+	Grants int
+}
+
 // PolicyStore persists published privacy-policy versions, append-only
 // (DISCLOSE-2).
 type PolicyStore interface {
@@ -128,4 +168,8 @@ type ConsentStore interface {
 	ListConsent(ctx context.Context, sdkAppID uint32, f ConsentFilter) ([]ConsentEntry, error)
 	// ConsentStats counts the app's (user, device) pairs by latest action.
 	ConsentStats(ctx context.Context, sdkAppID uint32) (ConsentStats, error)
+	// ConsentBreakdown counts the app's (user, device) pairs by latest
+	// entry, by action, policy version, purpose and method; rows are
+	// sorted by count, largest first, then by name.
+	ConsentBreakdown(ctx context.Context, sdkAppID uint32) (ConsentBreakdown, error)
 }
