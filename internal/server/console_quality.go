@@ -1,7 +1,666 @@
 package server
 
-import "net/http"
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
-// registerQuality mounts the console's quality dashboard endpoints (see
-// docs/console.md).
-func (a *consoleAPI) registerQuality(mux *http.ServeMux) {}
+	"github.com/parley-rtc/parley/internal/chart"
+	"github.com/parley-rtc/parley/internal/operator"
+	"github.com/parley-rtc/parley/internal/telemetry"
+	"github.com/parley-rtc/parley/protocol"
+)
+
+// The quality dashboard (docs/console.md, "Quality dashboard"; seed 002):
+// time series of the telemetry the SDKs report every 2 s, for one room
+// or one user, as JSON or as one chart drawn here as SVG, so the page
+// needs no charting script and no CDN.
+
+const (
+	qualityPath    = "GET /v1/console/apps/{sdkappid}/quality"
+	qualitySVGPath = "GET /v1/console/apps/{sdkappid}/quality.svg"
+
+	// qualityMaxBack is how far back a query may start: telemetry is
+	// kept 14 days (docs/inventory.md), older rows are gone.
+	qualityMaxBack     = 14 * 24 * time.Hour
+	qualityDefaultSpan = time.Hour
+	// qualityClockSlack forgives a from computed as "now − 14 days" on
+	// the browser's clock and sent a moment later.
+	qualityClockSlack = 5 * time.Minute
+	// qualityRowLimit is the telemetry query's row limit, per section;
+	// one row more is asked for to learn whether there were more.
+	qualityRowLimit = 10_000
+	// qualityEventSkew: an event's own event.at (the device clock) is
+	// used when it is this close to the server's receipt time (events
+	// wait at most one 2 s report interval on the device), else the
+	// receipt time is: the series are on the server's clock, and a
+	// device clock that is off would put markers in the wrong place.
+	qualityEventEarly = 30 * time.Second
+	qualityEventLate  = 5 * time.Second
+)
+
+// errNoTelemetry: the process runs without the telemetry service.
+var errNoTelemetry = operator.Errorf(http.StatusServiceUnavailable, "unavailable",
+	"telemetry is not running in this process")
+
+// qualityMetric is one chart: its query name, unit and title.
+type qualityMetric struct {
+	name, unit, title string
+}
+
+var qualityMetrics = []qualityMetric{
+	{"rtt", "ms", "Round-trip time"},
+	{"loss", "%", "Packet loss"},
+	{"bitrate", "kbps", "Bitrate"},
+	{"fps", "fps", "Frame rate"},
+	{"resolution", "px (height)", "Resolution"},
+	{"cpu", "%", "CPU"},
+}
+
+func qualityMetricNames() string {
+	names := make([]string, len(qualityMetrics))
+	for i, m := range qualityMetrics {
+		names[i] = m.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// qualitySeriesOrder ranks series names within a chart: the quality
+// section's fields in a fixed order, then streams video before audio,
+// send before recv, main before small before sub.
+var qualitySeriesOrder = func() map[string]int {
+	m := map[string]int{}
+	for _, n := range []string{"rtt", "up loss", "down loss", "app", "system"} {
+		m[n] = len(m)
+	}
+	for _, kind := range []string{"video", "audio"} {
+		for _, dir := range []string{"send", "recv"} {
+			for _, typ := range []string{"main", "small", "sub"} {
+				m[streamSeriesName(dir, kind, typ)] = len(m)
+			}
+		}
+	}
+	return m
+}()
+
+// streamSeriesName names a stream's series: "send video", "recv audio",
+// "send video sub" (the main stream is the default, so unnamed).
+func streamSeriesName(dir, kind, typ string) string {
+	if typ == "" || typ == "main" {
+		return dir + " " + kind
+	}
+	return dir + " " + kind + " " + typ
+}
+
+func (a *consoleAPI) registerQuality(mux *http.ServeMux) {
+	need := a.con.RequireRole(operator.PermAppsRead)
+	mux.Handle(qualityPath, need(qualityRoute(http.HandlerFunc(a.roomQualityJSON),
+		a.con.Audited(qualityPath, a.userQualityJSON))))
+	mux.Handle(qualitySVGPath, need(qualityRoute(http.HandlerFunc(a.roomQualitySVG),
+		auditedSVG(a.con.Audited(qualitySVGPath, a.userQualitySVG)))))
+}
+
+// qualityRoute sends a query that names a user through the audited
+// handler: one person's data is personal data (SEC-2), a room's
+// pseudonymous series are not identified.
+func qualityRoute(room, user http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("user") {
+			user.ServeHTTP(w, r)
+			return
+		}
+		room.ServeHTTP(w, r)
+	})
+}
+
+// qualityRequest is a validated query.
+type qualityRequest struct {
+	app      uint32
+	room     *protocol.RoomRef
+	roomText string // as the query wrote it: "1234" or "s:lobby"
+	user     string
+	from, to time.Time
+	// SVG only.
+	metric        qualityMetric
+	width, height int
+	// filters names the parameters given (for the audit record: names,
+	// never values).
+	filters []string
+}
+
+func badQuality(format string, args ...any) *operator.Error {
+	return operator.Errorf(http.StatusBadRequest, "invalid_parameter", format, args...)
+}
+
+// parseQuality validates the app and the query. forUser is the audited
+// path; svg adds metric, width and height.
+func (a *consoleAPI) parseQuality(r *http.Request, forUser, svg bool) (qualityRequest, error) {
+	app, err := a.pathApp(r)
+	if err != nil {
+		return qualityRequest{}, err
+	}
+	if a.deps.Telemetry == nil {
+		return qualityRequest{}, errNoTelemetry
+	}
+	q := r.URL.Query()
+	req := qualityRequest{app: app}
+	known := []string{"room", "user", "from", "to"}
+	if svg {
+		known = append(known, "metric", "width", "height")
+	}
+	for _, k := range known {
+		if n := len(q[k]); n > 1 {
+			return req, badQuality("%s: given %d times, want once", k, n)
+		} else if n == 1 {
+			req.filters = append(req.filters, k)
+		}
+	}
+	if q.Has("room") {
+		ref, err := parseQualityRoom(q.Get("room"))
+		if err != nil {
+			return req, err
+		}
+		req.room, req.roomText = &ref, q.Get("room")
+	}
+	if forUser {
+		req.user = q.Get("user")
+		if err := protocol.ValidateUserID(req.user); err != nil {
+			return req, badQuality("user: %v", err)
+		}
+	}
+	if req.room == nil && req.user == "" {
+		return req, badQuality("room or user is required: room is a numeric room id or s: and a string room id, user a user id")
+	}
+	if req.from, req.to, err = a.qualityRange(q.Get("from"), q.Get("to")); err != nil {
+		return req, err
+	}
+	if !svg {
+		return req, nil
+	}
+	name := q.Get("metric")
+	i := slices.IndexFunc(qualityMetrics, func(m qualityMetric) bool { return m.name == name })
+	if i < 0 {
+		return req, badQuality("metric: want one of %s", qualityMetricNames())
+	}
+	req.metric = qualityMetrics[i]
+	if req.width, err = qualitySize(q.Get("width"), "width", chart.DefaultWidth, chart.MinWidth, chart.MaxWidth); err != nil {
+		return req, err
+	}
+	if req.height, err = qualitySize(q.Get("height"), "height", chart.DefaultHeight, chart.MinHeight, chart.MaxHeight); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+// parseQualityRoom reads "1234" (a numeric room id) or "s:lobby" (a
+// string room id): the two are distinct namespaces.
+func parseQualityRoom(s string) (protocol.RoomRef, error) {
+	if str, ok := strings.CutPrefix(s, "s:"); ok {
+		ref := protocol.RoomRef{Str: str}
+		if err := ref.Validate(); err != nil {
+			return ref, badQuality("room: %v", err)
+		}
+		return ref, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n == 0 {
+		return protocol.RoomRef{}, badQuality("room: want a numeric room id (1-4294967295) or s: and a string room id")
+	}
+	return protocol.RoomRef{ID: uint32(n)}, nil
+}
+
+// qualityRange validates from and to: RFC 3339 or Unix seconds; to
+// defaults to now and is read as now when later; from defaults to an
+// hour before to and may be at most 14 days back.
+func (a *consoleAPI) qualityRange(fromText, toText string) (from, to time.Time, err error) {
+	now := a.deps.Now()
+	to = now
+	if toText != "" {
+		if to, err = parseQualityTime("to", toText); err != nil {
+			return from, to, err
+		}
+		if to.After(now) {
+			to = now // nothing is stored later; the answer says which to was used
+		}
+	}
+	from = to.Add(-qualityDefaultSpan)
+	if fromText != "" {
+		if from, err = parseQualityTime("from", fromText); err != nil {
+			return from, to, err
+		}
+	}
+	earliest := now.Add(-qualityMaxBack)
+	switch {
+	case from.Before(earliest.Add(-qualityClockSlack)) && fromText == "":
+		return from, to, badQuality("to: at most 14 days back, not before %s (from defaults to an hour before to; telemetry is kept 14 days)",
+			earliest.Add(qualityDefaultSpan).UTC().Format(time.RFC3339))
+	case from.Before(earliest.Add(-qualityClockSlack)):
+		return from, to, badQuality("from: at most 14 days back, not before %s (telemetry is kept 14 days)", earliest.UTC().Format(time.RFC3339))
+	case !to.After(from) && fromText != "" && from.After(now):
+		return from, to, badQuality("from: %s is in the future", from.UTC().Format(time.RFC3339))
+	case !to.After(from):
+		return from, to, badQuality("to (%s) must be after from (%s)", to.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	}
+	return from.UTC(), to.UTC(), nil
+}
+
+func parseQualityTime(name, s string) (time.Time, error) {
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n <= 1<<40 {
+			return time.Unix(n, 0), nil
+		}
+	} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, badQuality("%s: want RFC 3339 (e.g. 2026-11-23T10:00:00Z) or Unix seconds", name)
+}
+
+func qualitySize(s, name string, def, lo, hi int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, badQuality("%s: want an integer %d-%d", name, lo, hi)
+	}
+	return n, nil
+}
+
+// Series JSON (docs/console.md).
+type (
+	qualityJSON struct {
+		From         time.Time                    `json:"from"`
+		To           time.Time                    `json:"to"`
+		Room         string                       `json:"room"`
+		User         string                       `json:"user"`
+		Participants []qualityParticipantJSON     `json:"participants"`
+		Metrics      map[string]qualityMetricJSON `json:"metrics"`
+		Events       []qualityEventJSON           `json:"events"`
+		// Truncated: a section had more than qualityRowLimit rows in the
+		// range; everything shown is complete before CompleteTo, and
+		// nothing at or after it is shown (ask again from there).
+		Truncated  bool       `json:"truncated"`
+		CompleteTo *time.Time `json:"complete_to,omitempty"`
+	}
+	qualityParticipantJSON struct {
+		Ref   string `json:"ref"`
+		Label string `json:"label"`
+	}
+	qualityMetricJSON struct {
+		Unit   string              `json:"unit"`
+		Series []qualitySeriesJSON `json:"series"`
+	}
+	qualitySeriesJSON struct {
+		Participant string       `json:"participant"`
+		Name        string       `json:"name"`
+		Points      [][2]float64 `json:"points"` // [Unix ms, value]
+	}
+	qualityEventJSON struct {
+		At          int64  `json:"at"` // Unix ms
+		Participant string `json:"participant"`
+		Type        string `json:"type"`
+	}
+)
+
+// qualityResult is one query's data, shared by the JSON and the SVG
+// answers so that both label participants alike.
+type qualityResult struct {
+	body qualityJSON
+	rows int // telemetry rows used (the audit record's count)
+}
+
+// qualitySections are read whatever is drawn: participants are labelled
+// by first appearance in all of them, and the same cut applies when one
+// is truncated, so a chart and the JSON always agree.
+var qualitySections = []string{protocol.SectionQuality, protocol.SectionStreams, protocol.SectionEvents}
+
+// loadQuality reads the three sections, each up to the row limit, and
+// builds the series.
+func (a *consoleAPI) loadQuality(ctx context.Context, req qualityRequest) (*qualityResult, error) {
+	var secs [3][]telemetry.Point
+	var cut time.Time // when truncated: the first instant not complete
+	for i, sec := range qualitySections {
+		pts, err := a.deps.Telemetry.Query(ctx, req.app, telemetry.Query{Room: req.room, UserID: req.user,
+			Section: sec, From: req.from, To: req.to, Limit: qualityRowLimit + 1})
+		if err != nil {
+			return nil, fmt.Errorf("quality: %s: %w", sec, err)
+		}
+		if len(pts) > qualityRowLimit {
+			// Rows come oldest first: those kept are all there is up
+			// to the last one's instant (others may share it).
+			pts = pts[:qualityRowLimit]
+			if last := pts[len(pts)-1].At; cut.IsZero() || last.Before(cut) {
+				cut = last
+			}
+		}
+		secs[i] = pts
+	}
+	res := &qualityResult{body: qualityJSON{From: req.from, To: req.to, Room: req.roomText, User: req.user,
+		Participants: []qualityParticipantJSON{}, Metrics: map[string]qualityMetricJSON{}, Events: []qualityEventJSON{}}}
+	if !cut.IsZero() {
+		for i := range secs {
+			secs[i] = slices.DeleteFunc(secs[i], func(p telemetry.Point) bool { return !p.At.Before(cut) })
+		}
+		c := cut.UTC()
+		res.body.Truncated, res.body.CompleteTo = true, &c
+	}
+
+	// Participants: P1, P2, … in order of first appearance.
+	first := map[string]time.Time{}
+	for _, pts := range secs {
+		res.rows += len(pts)
+		for _, p := range pts {
+			if t, ok := first[p.User]; !ok || p.At.Before(t) {
+				first[p.User] = p.At
+			}
+		}
+	}
+	refs := make([]string, 0, len(first))
+	for ref := range first {
+		refs = append(refs, ref)
+	}
+	slices.SortFunc(refs, func(x, y string) int {
+		return cmp.Or(first[x].Compare(first[y]), strings.Compare(x, y))
+	})
+	index := make(map[string]int, len(refs))
+	for i, ref := range refs {
+		index[ref] = i
+		res.body.Participants = append(res.body.Participants, qualityParticipantJSON{Ref: ref, Label: qualityLabel(i)})
+	}
+
+	b := newSeriesBuilder()
+	for _, p := range secs[0] {
+		pi, at := index[p.User], p.At.UnixMilli()
+		b.add("rtt", pi, "rtt", at, p.Fields, "quality.rtt_ms", maxOf)
+		b.add("loss", pi, "up loss", at, p.Fields, "quality.up_loss_pct", maxOf)
+		b.add("loss", pi, "down loss", at, p.Fields, "quality.down_loss_pct", maxOf)
+		b.add("cpu", pi, "app", at, p.Fields, "quality.cpu_app_pct", maxOf)
+		b.add("cpu", pi, "system", at, p.Fields, "quality.cpu_system_pct", maxOf)
+	}
+	for _, p := range secs[1] {
+		dir, _ := p.Fields["stream.direction"].(string)
+		kind, _ := p.Fields["stream.kind"].(string)
+		if dir == "" || kind == "" {
+			continue // cannot be named
+		}
+		typ, _ := p.Fields["stream.type"].(string)
+		name, pi, at := streamSeriesName(dir, kind, typ), index[p.User], p.At.UnixMilli()
+		// One report carries a stream per remote peer: the rates add up
+		// to what the device receives; frame rate and height are the
+		// best stream's.
+		b.add("bitrate", pi, name, at, p.Fields, "stream.bitrate_kbps", func(x, y float64) float64 { return x + y })
+		if kind == "video" {
+			b.add("fps", pi, name, at, p.Fields, "stream.fps", maxOf)
+			b.add("resolution", pi, name, at, p.Fields, "stream.height", maxOf)
+		}
+	}
+	for _, m := range qualityMetrics {
+		res.body.Metrics[m.name] = qualityMetricJSON{Unit: m.unit, Series: b.series(m.name)}
+	}
+	for _, p := range secs[2] {
+		typ, _ := p.Fields["event.type"].(string)
+		if typ == "" {
+			continue
+		}
+		res.body.Events = append(res.body.Events, qualityEventJSON{At: qualityEventTime(p),
+			Participant: qualityLabel(index[p.User]), Type: typ})
+	}
+	slices.SortStableFunc(res.body.Events, func(x, y qualityEventJSON) int { return cmp.Compare(x.At, y.At) })
+	return res, nil
+}
+
+// maxOf combines two values of one instant: the worse rtt or loss, the
+// best stream's frame rate or height.
+func maxOf(x, y float64) float64 { return max(x, y) }
+
+func qualityLabel(i int) string { return "P" + strconv.Itoa(i+1) }
+
+// qualityEventTime places an event: see qualityEventEarly.
+func qualityEventTime(p telemetry.Point) int64 {
+	rx := p.At.UnixMilli()
+	if at, ok := p.Fields["event.at"].(float64); ok &&
+		at >= float64(rx-qualityEventEarly.Milliseconds()) && at <= float64(rx+qualityEventLate.Milliseconds()) {
+		return int64(at)
+	}
+	return rx
+}
+
+// seriesBuilder collects points per (metric, participant, name). Rows
+// arrive oldest first, and the rows of one report share one receipt
+// instant, so values of the same instant are combined with the last
+// point instead of drawn as a vertical zigzag.
+type seriesBuilder struct {
+	m map[string]map[seriesKey]*qualitySeriesJSON
+}
+
+type seriesKey struct {
+	participant int
+	name        string
+}
+
+func newSeriesBuilder() *seriesBuilder {
+	return &seriesBuilder{m: map[string]map[seriesKey]*qualitySeriesJSON{}}
+}
+
+func (b *seriesBuilder) add(metric string, participant int, name string, at int64, fields map[string]any, field string, combine func(x, y float64) float64) {
+	v, ok := fields[field].(float64)
+	if !ok {
+		return // not sent (a switch off, or an older SDK)
+	}
+	byKey := b.m[metric]
+	if byKey == nil {
+		byKey = map[seriesKey]*qualitySeriesJSON{}
+		b.m[metric] = byKey
+	}
+	k := seriesKey{participant, name}
+	s := byKey[k]
+	if s == nil {
+		s = &qualitySeriesJSON{Participant: qualityLabel(participant), Name: name}
+		byKey[k] = s
+	}
+	if n := len(s.Points); n > 0 && int64(s.Points[n-1][0]) == at {
+		s.Points[n-1][1] = combine(s.Points[n-1][1], v)
+		return
+	}
+	s.Points = append(s.Points, [2]float64{float64(at), v})
+}
+
+// series returns a metric's series: by participant, then by name.
+func (b *seriesBuilder) series(metric string) []qualitySeriesJSON {
+	keys := make([]seriesKey, 0, len(b.m[metric]))
+	for k := range b.m[metric] {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y seriesKey) int {
+		rx, okx := qualitySeriesOrder[x.name]
+		ry, oky := qualitySeriesOrder[y.name]
+		if !okx {
+			rx = len(qualitySeriesOrder)
+		}
+		if !oky {
+			ry = len(qualitySeriesOrder)
+		}
+		return cmp.Or(cmp.Compare(x.participant, y.participant), cmp.Compare(rx, ry), strings.Compare(x.name, y.name))
+	})
+	out := make([]qualitySeriesJSON, len(keys))
+	for i, k := range keys {
+		out[i] = *b.m[metric][k]
+	}
+	return out
+}
+
+// svg draws one metric of the result.
+func (res *qualityResult) svg(req qualityRequest) ([]byte, error) {
+	m := res.body.Metrics[req.metric.name]
+	title := req.metric.title
+	if req.roomText != "" {
+		title += " · room " + req.roomText
+	}
+	c := chart.Chart{Title: title, Unit: m.Unit, From: req.from, To: req.to, Width: req.width, Height: req.height}
+	if res.body.Truncated {
+		c.Note = fmt.Sprintf("More than %d rows in this range: data shown up to %s; narrow the range or start from there",
+			qualityRowLimit, res.body.CompleteTo.Format("Jan 2 15:04:05 UTC"))
+	}
+	for _, s := range m.Series {
+		pts := make([]chart.Point, len(s.Points))
+		for i, p := range s.Points {
+			pts[i] = chart.Point{T: int64(p[0]), V: p[1]}
+		}
+		c.Series = append(c.Series, chart.Series{Name: s.Participant + " " + s.Name, Points: pts})
+	}
+	for _, e := range res.body.Events {
+		c.Events = append(c.Events, chart.Event{T: e.At, Label: e.Participant + " " + e.Type})
+	}
+	return chart.Render(c)
+}
+
+// The four handlers: room queries directly, user queries through the
+// audited wrapper.
+
+func (a *consoleAPI) roomQualityJSON(w http.ResponseWriter, r *http.Request) {
+	req, err := a.parseQuality(r, false, false)
+	if err != nil {
+		a.qualityError(w, err)
+		return
+	}
+	res, err := a.loadQuality(r.Context(), req)
+	if err != nil {
+		a.qualityError(w, err)
+		return
+	}
+	operator.WriteJSON(w, http.StatusOK, res.body)
+}
+
+func (a *consoleAPI) roomQualitySVG(w http.ResponseWriter, r *http.Request) {
+	req, err := a.parseQuality(r, false, true)
+	if err != nil {
+		a.qualityError(w, err)
+		return
+	}
+	res, err := a.loadQuality(r.Context(), req)
+	if err != nil {
+		a.qualityError(w, err)
+		return
+	}
+	doc, err := res.svg(req)
+	if err != nil {
+		a.qualityError(w, err)
+		return
+	}
+	writeSVG(w, doc)
+}
+
+func (a *consoleAPI) userQualityJSON(r *http.Request, _ operator.Operator) (operator.Read, error) {
+	req, err := a.parseQuality(r, true, false)
+	if err != nil {
+		return operator.Read{}, err
+	}
+	res, err := a.loadQuality(r.Context(), req)
+	if err != nil {
+		return operator.Read{}, err
+	}
+	return operator.Read{SDKAppID: req.app, Records: res.rows, Filters: req.filters, Body: res.body}, nil
+}
+
+func (a *consoleAPI) userQualitySVG(r *http.Request, _ operator.Operator) (operator.Read, error) {
+	req, err := a.parseQuality(r, true, true)
+	if err != nil {
+		return operator.Read{}, err
+	}
+	res, err := a.loadQuality(r.Context(), req)
+	if err != nil {
+		return operator.Read{}, err
+	}
+	doc, err := res.svg(req)
+	if err != nil {
+		return operator.Read{}, err
+	}
+	return operator.Read{SDKAppID: req.app, Records: res.rows, Filters: req.filters, Body: qualitySVGBody{SVG: string(doc)}}, nil
+}
+
+func (a *consoleAPI) qualityError(w http.ResponseWriter, err error) {
+	var e *operator.Error
+	if errors.As(err, &e) {
+		operator.WriteError(w, e)
+		return
+	}
+	internalError(w, a.log, "quality query", err)
+}
+
+// writeSVG answers with a chart. The document has no script (package
+// chart); the policy also stops one from running if the URL is opened
+// directly, and nosniff keeps it an image.
+func writeSVG(w http.ResponseWriter, doc []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(doc)
+}
+
+// qualitySVGBody carries a chart through operator.Audited, which writes
+// JSON: auditedSVG turns the wrapper's 200 back into the document.
+type qualitySVGBody struct {
+	SVG string `json:"svg"`
+}
+
+// auditedSVG serves an Audited handler whose body is a qualitySVGBody as
+// image/svg+xml. The wrapper still decides everything SEC-2 needs — the
+// permission, the audit record, and answering only once it is appended —
+// because its answer is buffered here and only a 200 becomes a chart;
+// errors pass through unchanged.
+func auditedSVG(audited http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := &bufferedResponse{header: http.Header{}}
+		audited.ServeHTTP(buf, r)
+		if buf.status == 0 {
+			buf.status = http.StatusOK
+		}
+		if buf.status != http.StatusOK {
+			for k, v := range buf.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(buf.status)
+			_, _ = w.Write(buf.body.Bytes())
+			return
+		}
+		var body qualitySVGBody
+		if err := json.Unmarshal(buf.body.Bytes(), &body); err != nil {
+			operator.WriteError(w, operator.Errorf(http.StatusInternalServerError, "internal", "chart failed; retry"))
+			return
+		}
+		writeSVG(w, []byte(body.SVG))
+	})
+}
+
+// bufferedResponse holds a handler's answer until it is complete.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}

@@ -272,8 +272,13 @@ type Query struct {
 
 // Point is one stored section with its decoded fields.
 type Point struct {
-	At      time.Time      `json:"at"`
-	Room    string         `json:"room"`
+	At   time.Time `json:"at"`
+	Room string    `json:"room"`
+	// User is the sender's per-app pseudonym in its stored text form
+	// ("~" and 22 base64url characters, as keyring.RefText): it tells one
+	// participant's points from another's without naming the user (the
+	// rows hold only the pseudonym).
+	User    string         `json:"user"`
 	Section string         `json:"section"`
 	Fields  map[string]any `json:"fields"`
 }
@@ -294,6 +299,9 @@ func (s *Service) Query(ctx context.Context, sdkAppID uint32, q Query) ([]Point,
 	out := make([]Point, 0, len(recs))
 	for _, r := range recs {
 		p := Point{At: r.At, Room: r.RoomKey, Section: r.Section}
+		if len(r.UserRef) > 0 {
+			p.User = keyring.RefText(r.UserRef)
+		}
 		if err := json.Unmarshal(r.Data, &p.Fields); err != nil {
 			return nil, fmt.Errorf("telemetry: stored record: %w", err)
 		}
