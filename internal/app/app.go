@@ -290,11 +290,26 @@ func (s *Service) changed(ctx context.Context, sdkAppID uint32, change string, d
 	return nil
 }
 
-// UpdateSettings replaces the app's settings.
-func (s *Service) UpdateSettings(ctx context.Context, sdkAppID uint32, settings store.AppSettings) error {
+// ValidateSettings reports whether settings can be stored: a known
+// billing mode, and a message retention of 0 (the server's im.retention)
+// or 1 to store.MaxMessageRetentionDays days. The CLI and the console
+// both reach it through UpdateSettings.
+func ValidateSettings(settings store.AppSettings) error {
 	if !settings.BillingMode.Valid() {
 		return fmt.Errorf("%w: billing mode %q (want %s or %s)", ErrInvalidSettings,
 			settings.BillingMode, store.BillingParticipantMinutes, store.BillingBandwidth)
+	}
+	if d := settings.MessageRetentionDays; d < 0 || d > store.MaxMessageRetentionDays {
+		return fmt.Errorf("%w: message retention %d days (want 0 for the server's im.retention, or 1-%d)",
+			ErrInvalidSettings, d, store.MaxMessageRetentionDays)
+	}
+	return nil
+}
+
+// UpdateSettings replaces the app's settings.
+func (s *Service) UpdateSettings(ctx context.Context, sdkAppID uint32, settings store.AppSettings) error {
+	if err := ValidateSettings(settings); err != nil {
+		return err
 	}
 	// Forget before and after, as in Delete.
 	s.forget(sdkAppID)
@@ -305,11 +320,13 @@ func (s *Service) UpdateSettings(ctx context.Context, sdkAppID uint32, settings 
 	}
 	s.logger.Info("app settings updated", "sdkappid", sdkAppID,
 		"recording", settings.Recording, "relay", settings.Relay,
-		"billing_mode", settings.BillingMode, "enforce_private_map_key", settings.EnforcePrivateMapKey)
+		"billing_mode", settings.BillingMode, "enforce_private_map_key", settings.EnforcePrivateMapKey,
+		"message_retention_days", settings.MessageRetentionDays)
 	return s.changed(ctx, sdkAppID, "settings", map[string]string{
 		"recording": strconv.FormatBool(settings.Recording), "relay": strconv.FormatBool(settings.Relay),
 		"billing_mode": string(settings.BillingMode), "enforce_private_map_key": strconv.FormatBool(settings.EnforcePrivateMapKey),
-		"minor_audience": strconv.FormatBool(settings.MinorAudience)})
+		"minor_audience":         strconv.FormatBool(settings.MinorAudience),
+		"message_retention_days": strconv.Itoa(settings.MessageRetentionDays)})
 }
 
 // RotateSecret replaces the app's secret key; UserSigs signed with the old

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strconv"
 
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/store"
@@ -30,9 +31,49 @@ func (f *onOffFlag) Set(s string) error {
 	return nil
 }
 
+// daysFlag is a whole number of days that remembers whether it was given.
+// Its range is checked by app.ValidateSettings, which the console's
+// PATCH …/settings reaches too.
+type daysFlag struct {
+	set   bool
+	value int
+}
+
+func (f *daysFlag) String() string { return strconv.Itoa(f.value) }
+
+func (f *daysFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number of days", s)
+	}
+	f.value, f.set = n, true
+	return nil
+}
+
+// appSettingsJSON is the app as `app settings --json` prints it: toAppJSON
+// plus the message retention, which appears only when the app set one
+// (0, the server's im.retention, is left out).
+type appSettingsJSON struct {
+	appJSON
+	Settings struct {
+		settingsJSON
+		MessageRetentionDays int `json:"message_retention_days,omitempty"`
+	} `json:"settings"`
+}
+
+// retentionText describes an app's message retention for the text output.
+func retentionText(days int) string {
+	if days == 0 {
+		return "server default (im.retention)"
+	}
+	return strconv.Itoa(days) + " days"
+}
+
 // appSettings changes an app's settings: parley app settings --sdkappid N
 // [--recording on|off] [--relay on|off] [--billing MODE]
-// [--private-map-key on|off]. With no change flags it prints the settings.
+// [--private-map-key on|off] [--minor-audience on|off]
+// [--message-retention-days N]. With no change flags it prints the
+// settings.
 func appSettings(ctx context.Context, args []string, env Env) int {
 	var f appFlags
 	fs := newAppFlagSet("settings", env, &f)
@@ -43,6 +84,9 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 	fs.Var(&pmk, "private-map-key", "require a PrivateMapKey to enter rooms: `on|off`")
 	fs.Var(&minors, "minor-audience", "declare the app's users under 14: guardian consent for everyone, optional switches off (`on|off`)")
 	billing := fs.String("billing", "", "billing `mode`: "+string(store.BillingParticipantMinutes)+" or "+string(store.BillingBandwidth))
+	var retention daysFlag
+	fs.Var(&retention, "message-retention-days", fmt.Sprintf("keep the app's message history `N` days (1-%d); 0 returns to the server's im.retention (RETAIN-3)",
+		store.MaxMessageRetentionDays))
 	if code, done := parseFlags(fs, args, env); done {
 		return code
 	}
@@ -56,7 +100,7 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 			return appError(env, "settings", id, err)
 		}
 		s := a.Settings
-		changed := recording.set || relay.set || pmk.set || minors.set || *billing != ""
+		changed := recording.set || relay.set || pmk.set || minors.set || *billing != "" || retention.set
 		if recording.set {
 			s.Recording = recording.value
 		}
@@ -72,6 +116,9 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 		if *billing != "" {
 			s.BillingMode = store.BillingMode(*billing)
 		}
+		if retention.set {
+			s.MessageRetentionDays = retention.value
+		}
 		if changed {
 			if err := svc.UpdateSettings(ctx, id, s); err != nil {
 				return appError(env, "settings", id, err)
@@ -80,11 +127,16 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 		}
 		a.SecretKey = "" // settings output never shows the secret
 		if f.json {
-			return writeJSON(env, toAppJSON(a))
+			out := appSettingsJSON{appJSON: toAppJSON(a)}
+			out.Settings.settingsJSON = out.appJSON.Settings
+			out.Settings.MessageRetentionDays = a.Settings.MessageRetentionDays
+			return writeJSON(env, out)
 		}
 		if err := printApp(env.Stdout, a); err != nil {
 			return fail(env, "app settings: %v", err)
 		}
+		// printApp pads keys to "PrivateMapKey:" and one space.
+		fmt.Fprintf(env.Stdout, "%-15s%s\n", "Messages kept:", retentionText(a.Settings.MessageRetentionDays))
 		return ExitOK
 	})
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -39,5 +40,62 @@ func TestAppSettingsChangesOnlyNamedFlags(t *testing.T) {
 	code, _, errOut = appRun(t, nil, "settings", "--data", data, "--sdkappid", id, "--billing", "free")
 	if code != ExitFailure || !strings.Contains(errOut, "billing") {
 		t.Fatalf("bad billing mode: %d %q", code, errOut)
+	}
+}
+
+// --message-retention-days sets the app's own message retention, kept
+// with the other settings and shown by later calls; 0 returns to the
+// server's im.retention; out-of-range values are refused and change
+// nothing. proves RETAIN-3
+func TestAppSettingsMessageRetention(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	code, out, errOut := appRun(t, nil, "create", "--name", "demo", "--data", data, "--json")
+	if code != ExitOK {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	id := fmt.Sprint(decodeJSON[appOut](t, out).SDKAppID)
+	type retentionOut struct {
+		Settings struct {
+			Relay                bool `json:"relay"`
+			MessageRetentionDays *int `json:"message_retention_days"`
+		} `json:"settings"`
+	}
+	settings := func(args ...string) (int, retentionOut, string) {
+		t.Helper()
+		code, out, errOut := appRun(t, nil, append([]string{"settings", "--data", data, "--sdkappid", id, "--json"}, args...)...)
+		var got retentionOut
+		if code == ExitOK {
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%q: %v", out, err)
+			}
+		}
+		return code, got, errOut
+	}
+	if code, got, errOut := settings("--message-retention-days", "30", "--relay", "on"); code != ExitOK ||
+		got.Settings.MessageRetentionDays == nil || *got.Settings.MessageRetentionDays != 30 || !got.Settings.Relay {
+		t.Fatalf("set 30 days: %d %+v %s", code, got, errOut)
+	}
+	if code, got, _ := settings("--relay", "off"); code != ExitOK || got.Settings.MessageRetentionDays == nil ||
+		*got.Settings.MessageRetentionDays != 30 {
+		t.Fatalf("a later change lost the retention: %d %+v", code, got)
+	}
+	for _, bad := range []string{"3651", "-1"} {
+		code, _, errOut := settings("--message-retention-days", bad)
+		if code != ExitFailure || !strings.Contains(errOut, "message retention "+bad+" days (want 0 for the server's im.retention, or 1-3650)") {
+			t.Fatalf("%s days: %d %q", bad, code, errOut)
+		}
+	}
+	if code, _, errOut := settings("--message-retention-days", "a week"); code != ExitUsage || !strings.Contains(errOut, `"a week" is not a whole number of days`) {
+		t.Fatalf("non-number: %d %q", code, errOut)
+	}
+	code, out, _ = appRun(t, nil, "settings", "--data", data, "--sdkappid", id)
+	if code != ExitOK || !strings.Contains(out, "Messages kept: 30 days\n") {
+		t.Fatalf("text output after refused changes: %d %q", code, out)
+	}
+	if code, got, _ := settings("--message-retention-days", "0"); code != ExitOK || got.Settings.MessageRetentionDays != nil {
+		t.Fatalf("back to the default: %d %+v (0 is left out of the JSON)", code, got)
+	}
+	if code, out, _ = appRun(t, nil, "settings", "--data", data, "--sdkappid", id); !strings.Contains(out, "Messages kept: server default (im.retention)\n") {
+		t.Fatalf("text output at the default: %d %q", code, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/keyring"
 	"github.com/parley-rtc/parley/internal/store"
+	"github.com/parley-rtc/parley/internal/store/sqlite"
 	"github.com/parley-rtc/parley/internal/store/sqlite/sqlitetest"
 )
 
@@ -64,6 +65,7 @@ func (f *fixture) seedEveryStore(t *testing.T, id uint32, at time.Time) {
 	must(f.db.AppendAudit(ctx, store.AuditEvent{At: at, SDKAppID: id, Kind: "telemetry_rejected", Detail: []byte(`{}`)}))
 	_, err = f.db.AddLegalHold(ctx, store.LegalHold{SDKAppID: id, Reason: store.HoldDispute, CreatedAt: at, ExpiresAt: at.Add(30 * time.Minute)})
 	must(err)
+	must(f.db.AddUsage(ctx, []sqlite.UsageDay{{SDKAppID: id, Day: at.UTC().Truncate(24 * time.Hour), ParticipantMS: 60_000, PeakRooms: 1}}))
 }
 
 // appRows counts one app's rows in every table of the schema that has an
@@ -111,7 +113,7 @@ func TestTerminatedAppPurgedEverywhere(t *testing.T) {
 	before := f.appRows(t, gone)
 	for _, table := range []string{"apps", "im_groups", "im_group_members", "im_join_requests", "im_conversations",
 		"im_messages", "im_cursors", "im_extensions", "im_push_tokens", "consent_ledger", "policy_versions",
-		"webhook_outbox", "app_callbacks", "audit_events", "legal_holds"} {
+		"webhook_outbox", "app_callbacks", "audit_events", "legal_holds", "usage_daily"} {
 		if before[table] == 0 {
 			t.Errorf("seed wrote no %s row: the test would prove nothing for it", table)
 		}

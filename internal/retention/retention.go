@@ -1,7 +1,8 @@
 // Package retention is the retention engine (issue 5, item 1): every store
 // that keeps personal information by time has a limit — taken from the
 // inventory where it declares one (quality_logs 14 days, RETAIN-1) or from
-// the configuration where the app chooses (messages, RETAIN-3) — and a
+// the app's settings and the configuration where the app chooses
+// (messages: message_retention_days, else im.retention, RETAIN-3) — and a
 // sweep that deletes what is older, dropping whole day partitions where
 // the store has them. Deleted apps are purged from every store at the next
 // sweep (RETAIN-2). Legal holds keep exactly the rows they cover past any
@@ -48,6 +49,13 @@ type Target struct {
 	// Sweep deletes what is older than before, except what legal holds
 	// in force at now keep, and counts both.
 	Sweep func(ctx context.Context, before, now time.Time) (store.SweepCount, error)
+	// Overdue, if set, is for a store whose limit varies by app (message
+	// history: an app's own retention, RETAIN-3; Limit is then the
+	// server's default): how far the unheld record furthest past its own
+	// limit is past it, negative when all are within. Status judges the
+	// store by it rather than by Oldest against Limit; ok is false when
+	// no record is unheld.
+	Overdue func(ctx context.Context, now time.Time) (over time.Duration, ok bool, err error)
 }
 
 // Result is one target's outcome in a run.
@@ -185,6 +193,15 @@ func (e *Engine) Status(ctx context.Context) ([]Status, error) {
 			age := now.Sub(at)
 			s.OldestDays = float64(age.Round(time.Minute)) / float64(24*time.Hour)
 			s.Within = age <= t.Limit+t.Granularity+e.slack
+			if t.Overdue != nil {
+				over, late, err := t.Overdue(ctx, now)
+				if err != nil {
+					s.Error, s.Within = err.Error(), false
+					errs = append(errs, err)
+				} else {
+					s.Within = !late || over <= t.Granularity+e.slack
+				}
+			}
 		}
 		out = append(out, s)
 	}
@@ -256,12 +273,26 @@ func InventoryLimit(inv *inventory.Inventory, storeName string) (time.Duration, 
 // Stores is what the standard targets sweep.
 type Stores interface {
 	store.RetentionStore
+	AppMessageRetention
+}
+
+// AppMessageRetention is message history kept per app (RETAIN-3: "as
+// long as the app's configured retention"): an app with its own
+// message_retention_days is swept by it, shorter or longer than the
+// server's im.retention; the others by the server's.
+type AppMessageRetention interface {
+	// SweepIMMessagesPerApp deletes the messages past their app's limit
+	// (before is the server's cut-off) that no hold in force at now
+	// keeps.
+	SweepIMMessagesPerApp(ctx context.Context, before, now time.Time) (store.SweepCount, error)
+	// IMMessagesOverdue is Target.Overdue, with def the server's limit.
+	IMMessagesOverdue(ctx context.Context, now time.Time, def time.Duration) (time.Duration, bool, error)
 }
 
 // Limits are the limits the configuration sets.
 type Limits struct {
-	// Messages is the message history kept (RETAIN-3: the app's
-	// configured retention; default 7 days).
+	// Messages is the message history kept (RETAIN-3) for apps that
+	// chose no retention of their own (im.retention; default 7 days).
 	Messages time.Duration
 	// PushTokens is the push-token TTL (im.push_token_ttl).
 	PushTokens time.Duration
@@ -286,7 +317,8 @@ var ErrBadLimit = errors.New("retention: limit must be positive")
 
 // StandardTargets are the stores Parley keeps by time: telemetry day
 // partitions (the inventory's quality_logs limit, RETAIN-1), message
-// history (RETAIN-3), finished webhook rows, push tokens, the data of
+// history (RETAIN-3: each app's own limit where it set one, else
+// im.retention), finished webhook rows, push tokens, the data of
 // terminated apps (RETAIN-2) and the records of ended legal holds. Every
 // sweep keeps what legal holds cover (RETAIN-4).
 func StandardTargets(st Stores, inv *inventory.Inventory, lim Limits) ([]Target, error) {
@@ -302,8 +334,11 @@ func StandardTargets(st Stores, inv *inventory.Inventory, lim Limits) ([]Target,
 	return []Target{
 		{Store: "quality_logs", What: "telemetry (day partitions)", Limit: quality,
 			Oldest: st.OldestTelemetry, Sweep: st.SweepTelemetry},
-		{Store: "messages", What: "message history (im_messages)", Limit: lim.Messages, Granularity: 24 * time.Hour,
-			Oldest: st.OldestIMMessage, Sweep: st.SweepIMMessages},
+		{Store: "messages", What: "message history (im_messages); apps may set their own limit", Limit: lim.Messages,
+			Granularity: 24 * time.Hour, Oldest: st.OldestIMMessage, Sweep: st.SweepIMMessagesPerApp,
+			Overdue: func(ctx context.Context, now time.Time) (time.Duration, bool, error) {
+				return st.IMMessagesOverdue(ctx, now, lim.Messages)
+			}},
 		{Store: "webhook_outbox", What: "finished callbacks (bodies hold user ids)", Limit: lim.Webhooks,
 			Oldest: st.OldestFinishedWebhook, Sweep: st.SweepFinishedWebhooks},
 		{Store: "im_push_tokens", What: "offline push tokens", Limit: lim.PushTokens,

@@ -40,6 +40,7 @@ type consoleDeps struct {
 	// Rooms, Telemetry and Rights feed the console's live rooms, quality
 	// dashboard and DSR queue; nil leaves those endpoints unavailable.
 	Rooms     *room.Manager
+	Live      *liveRooms // usage meter and media state of Rooms
 	Telemetry *telemetry.Service
 	Rights    *Rights
 	Logger    *slog.Logger

@@ -12,6 +12,7 @@ import (
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/retention"
 	"github.com/parley-rtc/parley/internal/store"
+	"github.com/parley-rtc/parley/internal/store/sqlite"
 	"github.com/parley-rtc/parley/internal/webhook"
 )
 
@@ -24,16 +25,21 @@ type RetentionStores interface {
 	KeystoreWindow() time.Duration
 	OldestFinishedDSR(ctx context.Context) (time.Time, bool, error)
 	DeleteFinishedDSR(ctx context.Context, before time.Time) (int64, error)
+	OldestUsage(ctx context.Context, now time.Time) (time.Time, bool, error)
+	SweepUsage(ctx context.Context, before, now time.Time) (store.SweepCount, error)
 }
 
 // NewRetention builds the retention engine over a data directory's store
-// with the configured limits: telemetry, message history, finished
-// callbacks, push tokens, deleted apps and ended legal holds, each sweep
-// keeping what legal holds cover (docs/retention.md), plus the keystore's
-// rotation (epoch keys destroyed after the window, RIGHTS-5) and finished
-// data-subject requests. `parley serve` runs it every hour and `parley
-// retention` on demand; now is the injected clock every sweep uses. With
-// an audit log, every run is appended to it (issue 5, item 4).
+// with the configured limits: telemetry, message history (each app's own
+// limit where it set one, RETAIN-3), finished callbacks, push tokens,
+// deleted apps and ended legal holds, each sweep keeping what legal holds
+// cover (docs/retention.md), plus the keystore's rotation (epoch keys
+// destroyed after the window, RIGHTS-5), finished data-subject requests
+// and the daily usage counts (400 days: they hold no personal
+// information, but everything stored has a limit). `parley serve` runs it
+// every hour and `parley retention` on demand; now is the injected clock
+// every sweep uses. With an audit log, every run is appended to it
+// (issue 5, item 4).
 func NewRetention(st RetentionStores, inv *inventory.Inventory, cfg config.Config, log *slog.Logger, now func() time.Time, auditLog *audit.Log) (*retention.Engine, error) {
 	targets, err := retention.StandardTargets(st, inv, retention.Limits{
 		Messages: cfg.IM.Retention, PushTokens: cfg.IM.PushTokenTTL, Webhooks: webhook.Retention,
@@ -61,6 +67,8 @@ func NewRetention(st RetentionStores, inv *inventory.Inventory, cfg config.Confi
 				n, err := st.DeleteFinishedDSR(ctx, before)
 				return store.SweepCount{Deleted: n}, err
 			}},
+		retention.Target{Store: "usage_daily", What: "participant-minutes per app per day (billing; no user ids)",
+			Limit: sqlite.UsageRetention, Granularity: 24 * time.Hour, Oldest: st.OldestUsage, Sweep: st.SweepUsage},
 	)
 	opts := retention.Options{Now: now, Logger: log}
 	if auditLog != nil {

@@ -143,7 +143,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.closers = append(s.closers, s.media.Close)
 
-	s.rooms = room.NewManager(room.Config{MaxParticipants: s.cfg.Rooms.MaxParticipants, Now: s.opts.Now, Observer: hooks.observer})
+	// The webhooks and the console's live view (usage for billing, media
+	// state) both see every room event; the usage meter flushes every
+	// minute and, at shutdown, after CloseAll has ended every session.
+	live := newLiveRooms(local.DB, s.opts.Now, s.log)
+	s.rooms = room.NewManager(room.Config{MaxParticipants: s.cfg.Rooms.MaxParticipants, Now: s.opts.Now,
+		Observer: roomObservers{hooks.observer, live}})
+	live.usage.start(usageFlushInterval)
+	s.closers = append(s.closers, live.usage.close)
 	rights, err := NewRights(local, s.privacy.inventory, RightsOptions{Logger: s.log, Now: s.opts.Now,
 		Kick: kickFromRooms(s.rooms), Flush: s.privacy.telemetry.Flush})
 	if err != nil {
@@ -186,7 +193,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	mux.HandleFunc("POST /v1/self/dsr", rest.selfDSR(authz.verifyUser))
 	(&imREST{svc: msg.svc, verify: authz.verifyAdmin, limiters: newLimiterSet(imRatePerAction)}).register(mux)
 	if err := s.registerConsole(ctx, mux, consoleDeps{Local: local, Consent: s.privacy.consent, Inventory: s.privacy.inventory, Audit: rights.Audit, Notifier: hooks.dispatcher, Retention: sweeper,
-		Rooms: s.rooms, Telemetry: s.privacy.telemetry, Rights: rights, Logger: s.log, Now: s.opts.Now}); err != nil {
+		Rooms: s.rooms, Live: live, Telemetry: s.privacy.telemetry, Rights: rights, Logger: s.log, Now: s.opts.Now}); err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
 

@@ -39,7 +39,16 @@ type AppSettings struct {
 	// a minor whose consent needs a guardian reference, with every
 	// optional switch off.
 	MinorAudience bool
+	// MessageRetentionDays is how long the app's message history is
+	// kept (RETAIN-3: "as long as the app's configured retention"): 0
+	// means the server's im.retention, else 1 to MaxMessageRetentionDays
+	// whole days, shorter or longer than the server's.
+	MessageRetentionDays int
 }
+
+// MaxMessageRetentionDays bounds an app's own message retention: ten
+// years, beyond which keeping chat history has no plausible purpose.
+const MaxMessageRetentionDays = 3650
 
 // App is one tenant: an SDKAppID with its secret key, sealed at rest.
 type App struct {
