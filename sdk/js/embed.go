@@ -5,7 +5,8 @@ package parleyjs
 
 import "embed"
 
-// Files are parley.js and parley.d.ts.
+// Files are the ES modules (parley.js, the entry point, and the modules
+// it imports) and the TypeScript declarations.
 //
-//go:embed parley.js parley.d.ts
+//go:embed parley.js errors.js signal.js stats.js im.js parley.d.ts
 var Files embed.FS
