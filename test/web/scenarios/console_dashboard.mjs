@@ -19,7 +19,7 @@ run(async () => {
     await page.waitForFunction(() => window.parleyConsole && window.parleyConsole.ready, null, { timeout: 15000 });
     await screenshot(page, `console-home-${name}.png`);
     await page.goto(`${params.base}/console/#/quality?app=${params.sdkappid}&room=${encodeURIComponent('s:' + params.room)}&range=1h`);
-    const card = page.locator('.chart-card[data-metric="rtt"] svg');
+    const card = page.locator('.chart-card[data-metric="rtt"] svg').first();
     await card.waitFor({ state: 'attached', timeout: 20000 });
     // A drawn series is a path or polyline with points in it.
     const drawn = await page.waitForFunction(() => {
