@@ -35,7 +35,6 @@ type renderer struct {
 	w, h     int
 	from, to int64
 	loc      *time.Location
-	b        []byte
 }
 
 // line is a series reduced to what is drawn.

@@ -56,9 +56,9 @@ func appendValue(dst []byte, v, step float64, exp int, top float64) []byte {
 	suffix := ""
 	switch {
 	case math.Abs(top) >= 1e6:
-		v, step, exp, suffix = v/1e6, step/1e6, exp-6, "M"
+		v, exp, suffix = v/1e6, exp-6, "M"
 	case math.Abs(top) >= 1e4:
-		v, step, exp, suffix = v/1e3, step/1e3, exp-3, "k"
+		v, exp, suffix = v/1e3, exp-3, "k"
 	}
 	dec := max(0, -exp)
 	dst = strconv.AppendFloat(dst, v, 'f', dec, 64)

@@ -226,7 +226,7 @@ func callFixture(t *testing.T, qf *qualityFixture, base time.Time) {
 			continue // a minute without reports
 		}
 		at := base.Add(time.Minute + time.Duration(i)*2*time.Second)
-		js := fmt.Sprintf(`{"quality":{"quality.rtt_ms":80},"streams":[{"stream.direction":"send","stream.kind":"video","stream.height":180,"stream.fps":12,"stream.bitrate_kbps":150}]`)
+		js := `{"quality":{"quality.rtt_ms":80},"streams":[{"stream.direction":"send","stream.kind":"video","stream.height":180,"stream.fps":12,"stream.bitrate_kbps":150}]`
 		switch i {
 		case 0:
 			js += fmt.Sprintf(`,"events":[{"event.type":"enter_room","event.at":%d}]`, at.UnixMilli())
