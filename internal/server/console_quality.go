@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -497,6 +498,38 @@ func (b *seriesBuilder) series(metric string) []qualitySeriesJSON {
 	return out
 }
 
+// dataSpan is the time axis of the charts: the requested range, or, when
+// the data covers less than a quarter of it (a 10-minute call in a
+// "last 24 hours" view), the span of the data with a margin, so the call
+// fills the chart. Every metric of one result gets the same span (all
+// series and events count), so the charts stay aligned.
+func (res *qualityResult) dataSpan(from, to time.Time) (time.Time, time.Time) {
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	see := func(t int64) { lo, hi = min(lo, t), max(hi, t) }
+	for _, m := range res.body.Metrics {
+		for _, s := range m.Series {
+			for _, p := range s.Points {
+				see(int64(p[0]))
+			}
+		}
+	}
+	for _, e := range res.body.Events {
+		see(e.At)
+	}
+	if lo > hi || (hi-lo)*4 >= to.Sub(from).Milliseconds() {
+		return from, to
+	}
+	pad := max((hi-lo)/20, (10 * time.Second).Milliseconds())
+	f, t := time.UnixMilli(lo-pad).UTC(), time.UnixMilli(hi+pad).UTC()
+	if f.Before(from) {
+		f = from
+	}
+	if t.After(to) {
+		t = to
+	}
+	return f, t
+}
+
 // svg draws one metric of the result.
 func (res *qualityResult) svg(req qualityRequest) ([]byte, error) {
 	m := res.body.Metrics[req.metric.name]
@@ -504,7 +537,8 @@ func (res *qualityResult) svg(req qualityRequest) ([]byte, error) {
 	if req.roomText != "" {
 		title += " · room " + req.roomText
 	}
-	c := chart.Chart{Title: title, Unit: m.Unit, From: req.from, To: req.to, Width: req.width, Height: req.height}
+	from, to := res.dataSpan(req.from, req.to)
+	c := chart.Chart{Title: title, Unit: m.Unit, From: from, To: to, Width: req.width, Height: req.height}
 	if res.body.Truncated {
 		c.Note = fmt.Sprintf("More than %d rows in this range: data shown up to %s; narrow the range or start from there",
 			qualityRowLimit, res.body.CompleteTo.Format("Jan 2 15:04:05 UTC"))

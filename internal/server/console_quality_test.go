@@ -652,3 +652,28 @@ func TestQualityWithoutTelemetry(t *testing.T) {
 		t.Errorf("without telemetry: %v", body)
 	}
 }
+
+// A short call in a long range fills the chart; data that covers the
+// range, or no data, keeps the range.
+func TestQualityDataSpan(t *testing.T) {
+	from := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	to := from.Add(24 * time.Hour)
+	call := from.Add(10 * time.Hour)
+	res := &qualityResult{}
+	res.body.Metrics = map[string]qualityMetricJSON{"rtt": {Series: []qualitySeriesJSON{{Points: [][2]float64{
+		{float64(call.UnixMilli()), 10}, {float64(call.Add(10 * time.Minute).UnixMilli()), 12}}}}}}
+	res.body.Events = []qualityEventJSON{{At: call.Add(-time.Minute).UnixMilli()}}
+	f, tt := res.dataSpan(from, to)
+	// 11 minutes of data (the event first) with a 5 % margin each side.
+	pad := 33 * time.Second
+	if !f.Equal(call.Add(-time.Minute-pad)) || !tt.Equal(call.Add(10*time.Minute+pad)) {
+		t.Fatalf("span %s – %s, want the call with a margin", f, tt)
+	}
+	if f, tt := res.dataSpan(call.Add(-2*time.Minute), call.Add(20*time.Minute)); !f.Equal(call.Add(-2*time.Minute)) || !tt.Equal(call.Add(20*time.Minute)) {
+		t.Fatalf("data covering half the range changed it: %s – %s", f, tt)
+	}
+	empty := &qualityResult{}
+	if f, tt := empty.dataSpan(from, to); !f.Equal(from) || !tt.Equal(to) {
+		t.Fatalf("no data changed the range: %s – %s", f, tt)
+	}
+}
