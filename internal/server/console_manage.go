@@ -442,9 +442,11 @@ func liveRoomRef(ref protocol.RoomRef) string {
 	return "s:" + ref.Str
 }
 
-// parseLiveRoomRef parses {room}: a numeric id 1-4294967295, or "s:" and
-// a string room id.
-func parseLiveRoomRef(raw string) (protocol.RoomRef, error) {
+// parseConsoleRoom parses a room as the console names it (a path's
+// {room}, the quality dashboard's room=): "1234", a numeric id
+// 1-4294967295, or "s:lobby", a string id; the two are distinct
+// namespaces (123 is not "123").
+func parseConsoleRoom(raw string) (protocol.RoomRef, error) {
 	var ref protocol.RoomRef
 	if s, ok := strings.CutPrefix(raw, "s:"); ok {
 		ref.Str = s
@@ -522,7 +524,7 @@ func (a *consoleAPI) readRoomUsers(r *http.Request, _ operator.Operator) (operat
 	if a.deps.Rooms == nil {
 		return operator.Read{}, errLiveRoomsUnavailable
 	}
-	ref, err := parseLiveRoomRef(r.PathValue("room"))
+	ref, err := parseConsoleRoom(r.PathValue("room"))
 	if err != nil {
 		return operator.Read{}, err
 	}

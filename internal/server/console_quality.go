@@ -165,7 +165,7 @@ func (a *consoleAPI) parseQuality(r *http.Request, forUser, svg bool) (qualityRe
 		}
 	}
 	if q.Has("room") {
-		ref, err := parseQualityRoom(q.Get("room"))
+		ref, err := parseConsoleRoom(q.Get("room"))
 		if err != nil {
 			return req, err
 		}
@@ -199,23 +199,6 @@ func (a *consoleAPI) parseQuality(r *http.Request, forUser, svg bool) (qualityRe
 		return req, err
 	}
 	return req, nil
-}
-
-// parseQualityRoom reads "1234" (a numeric room id) or "s:lobby" (a
-// string room id): the two are distinct namespaces.
-func parseQualityRoom(s string) (protocol.RoomRef, error) {
-	if str, ok := strings.CutPrefix(s, "s:"); ok {
-		ref := protocol.RoomRef{Str: str}
-		if err := ref.Validate(); err != nil {
-			return ref, badQuality("room: %v", err)
-		}
-		return ref, nil
-	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n == 0 {
-		return protocol.RoomRef{}, badQuality("room: want a numeric room id (1-4294967295) or s: and a string room id")
-	}
-	return protocol.RoomRef{ID: uint32(n)}, nil
 }
 
 // qualityRange validates from and to: RFC 3339 or Unix seconds; to

@@ -593,9 +593,9 @@ func TestQualityParameterErrors(t *testing.T) {
 		want  string // in the message
 	}{
 		{"neither room nor user", false, url.Values{}, dev, "room or user is required"},
-		{"room not a number", false, url.Values{"room": {"abc"}}, dev, "room: want a numeric room id"},
-		{"room zero", false, url.Values{"room": {"0"}}, dev, "room: want a numeric room id"},
-		{"room too big", false, url.Values{"room": {"4294967296"}}, dev, "room: want a numeric room id"},
+		{"room not a number", false, url.Values{"room": {"abc"}}, dev, "want a numeric room id 1-4294967295"},
+		{"room zero", false, url.Values{"room": {"0"}}, dev, "want a numeric room id 1-4294967295"},
+		{"room too big", false, url.Values{"room": {"4294967296"}}, dev, "want a numeric room id 1-4294967295"},
 		{"string room char", false, url.Values{"room": {"s:a/b"}}, dev, "room: invalid room id"},
 		{"empty string room", false, url.Values{"room": {"s:"}}, dev, "room: invalid room id"},
 		{"room twice", false, url.Values{"room": {"1", "2"}}, dev, "room: given 2 times"},
