@@ -440,19 +440,38 @@ func TestBrowserAndGoClientExchangeMedia(t *testing.T) {
 
 // (d) Chat survives a reload: messages are IM group messages, synced
 // from history when the page comes back, in order; the consent given
-// before the reload is remembered.
+// before the reload is remembered. Withdrawing from the page then reaches
+// the server's ledger, leaves the room and forgets the grant.
+// proves CONSENT-5
 func TestBrowserChatSurvivesReload(t *testing.T) {
 	env, _ := browserServer(t)
 	ctx := testCtx(t, 120*time.Second)
 	room := fmt.Sprintf("chat-%d", time.Now().UnixNano()%1e6)
 	sc := startScenario(t, ctx, env, "chat_reload", map[string]any{"room": room})
+	sc.step(t, ctx, "withdrawn")
+	// The page's stop() recorded the withdrawal and left the room.
+	ledger := env.rest(t, "DescribeConsentLedger", map[string]any{"UserId": "alice"}, "")
+	entries, _ := ledger["Entries"].([]any)
+	if len(entries) == 0 || fmt.Sprint(entries[0].(map[string]any)["Action"]) != "withdraw" {
+		t.Errorf("withdrawing in the demo did not reach the ledger first: %v", entries)
+	}
+	if users, _ := env.srv.Rooms().Users(env.appID, protocol.RoomRef{Str: room}); len(users) != 1 || users[0].UserID != "bob" {
+		t.Errorf("room after alice withdrew: %+v, want only bob", users)
+	}
+	if _, err := io.WriteString(sc.stdin, "checked\n"); err != nil {
+		t.Fatal(err)
+	}
 	var res struct {
-		AfterReload []string `json:"afterReload"`
-		Problems    []string `json:"problems"`
+		AfterReload          []string `json:"afterReload"`
+		StorageAfterWithdraw []string `json:"storageAfterWithdraw"`
+		Problems             []string `json:"problems"`
 	}
 	sc.finish(t, ctx, &res)
 	if len(res.AfterReload) < 2 {
 		t.Errorf("after the reload the chat shows %v, want both messages", res.AfterReload)
+	}
+	if len(res.StorageAfterWithdraw) > 0 {
+		t.Errorf("the page kept %v after withdrawal", res.StorageAfterWithdraw)
 	}
 	noProblems(t, res.Problems)
 }

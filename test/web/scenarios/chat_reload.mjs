@@ -1,7 +1,8 @@
 // (d) Chat and history sync across a reload: alice writes, bob joins and
 // sees it from history, bob answers live, alice reloads the page (consent
-// remembered, no popup), joins again and sees both lines in order.
-import { params, launch, track, agreeAndJoin, result, assert, run } from '../lib.mjs';
+// remembered, no popup), joins again and sees both lines in order, then
+// withdraws her consent from the page.
+import { params, launch, track, agreeAndJoin, result, assert, run, step, waitLine } from '../lib.mjs';
 
 async function say(page, text) {
   await page.fill('#chat-input', text);
@@ -42,7 +43,15 @@ run(async () => {
   await a.waitForFunction(() => window.parleyDemo.state === 'in-room', null, { timeout: 20000 });
   const afterReload = await waitChat(a, [first, second]);
   assert(!popupAfterReload, 'the consent popup came back after a reload');
-  for (const p of [a, b]) await p.click('#leave');
-  result({ afterReload, popupAfterReload, problems: problems.flat() });
+  // Withdrawing in the room: stop() tells the server, leaves, and forgets
+  // the grant and the install id; the popup is back.
+  step('before-withdraw');
+  await a.click('#withdraw');
+  await a.waitForFunction(() => window.parleyDemo.state === 'consent', null, { timeout: 10000 });
+  const storageAfterWithdraw = await a.evaluate(() => Object.keys(window.localStorage));
+  step('withdrawn');
+  await waitLine('checked');
+  await b.click('#leave');
+  result({ afterReload, popupAfterReload, storageAfterWithdraw, problems: problems.flat() });
   await browser.close();
 });
