@@ -121,22 +121,7 @@ func (qf *qualityFixture) ref(user string) string {
 // get returns the status, headers and body of a GET.
 func (qf *qualityFixture) get(t *testing.T, path, token string) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(consoleCtx(t), http.MethodGet, qf.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, raw := qf.send(t, http.MethodGet, path, token, "")
 	return resp.StatusCode, resp.Header, raw
 }
 

@@ -96,7 +96,9 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 	return f
 }
 
-func (f *consoleFixture) call(t *testing.T, method, path, token, body string) (*http.Response, map[string]any) {
+// send makes one request to the console API with token (none if empty)
+// and returns the response with its whole body.
+func (f *consoleFixture) send(t *testing.T, method, path, token, body string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(consoleCtx(t), method, f.srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -110,7 +112,16 @@ func (f *consoleFixture) call(t *testing.T, method, path, token, body string) (*
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, raw
+}
+
+func (f *consoleFixture) call(t *testing.T, method, path, token, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	resp, raw := f.send(t, method, path, token, body)
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("%s %s: not JSON: %q", method, path, raw)
@@ -164,26 +175,8 @@ func TestConsoleRoleMatrix(t *testing.T) {
 	}
 	allowedReads := 0
 	for _, e := range eps {
-		resp, _ := f.call(t, e.method, e.path, "", e.body)
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("anonymous %s %s: %d, want 401", e.method, e.path, resp.StatusCode)
-		}
-		for _, r := range operator.Roles() {
-			resp, body := f.call(t, e.method, e.path, f.tokens[r], e.body)
-			if r.Allows(e.perm) {
-				if resp.StatusCode != e.okStatus {
-					t.Errorf("%s %s %s: %d %v, want %d", r, e.method, e.path, resp.StatusCode, body, e.okStatus)
-				}
-				if e.perm == operator.PermPersonalDataRead {
-					allowedReads++
-				}
-				continue
-			}
-			want := fmt.Sprintf("operator: forbidden: role %s lacks permission %s (granted to: ", r, e.perm)
-			eb, _ := body["error"].(map[string]any)
-			if msg, _ := eb["message"].(string); resp.StatusCode != http.StatusForbidden || eb["code"] != "forbidden" || !strings.HasPrefix(msg, want) {
-				t.Errorf("%s %s %s: %d %v, want 403 %q…", r, e.method, e.path, resp.StatusCode, body, want)
-			}
+		if n := f.checkRoles(t, e.method, e.path, e.body, e.perm, e.okStatus); e.perm == operator.PermPersonalDataRead {
+			allowedReads += n
 		}
 	}
 	reads := f.operatorReads(t)
@@ -251,4 +244,31 @@ func TestConsoleLogoutAndDeclareErrors(t *testing.T) {
 	if resp, _ = f.call(t, "GET", "/v1/console/me", owner, ""); resp.StatusCode != 401 {
 		t.Fatalf("after logout: %d", resp.StatusCode)
 	}
+}
+
+// checkRoles calls one endpoint anonymously (401) and as every role: a
+// role with perm gets ok, the others 403 naming the role, the permission
+// and who has it. It returns how many roles were allowed.
+func (f *consoleFixture) checkRoles(t *testing.T, method, path, body string, perm operator.Permission, ok int) (allowed int) {
+	t.Helper()
+	if resp, _ := f.call(t, method, path, "", body); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous %s %s: %d, want 401", method, path, resp.StatusCode)
+	}
+	n := 0
+	for _, r := range operator.Roles() {
+		resp, got := f.call(t, method, path, f.tokens[r], body)
+		if r.Allows(perm) {
+			n++
+			if resp.StatusCode != ok {
+				t.Errorf("%s %s %s: %d %v, want %d", r, method, path, resp.StatusCode, got, ok)
+			}
+			continue
+		}
+		want := fmt.Sprintf("operator: forbidden: role %s lacks permission %s (granted to: ", r, perm)
+		eb, _ := got["error"].(map[string]any)
+		if msg, _ := eb["message"].(string); resp.StatusCode != http.StatusForbidden || eb["code"] != "forbidden" || !strings.HasPrefix(msg, want) {
+			t.Errorf("%s %s %s: %d %v, want 403 %q…", r, method, path, resp.StatusCode, got, want)
+		}
+	}
+	return n
 }
