@@ -542,13 +542,18 @@ func (res *qualityResult) svg(req qualityRequest) ([]byte, error) {
 // The four handlers: room queries directly, user queries through the
 // audited wrapper.
 
-func (a *consoleAPI) roomQualityJSON(w http.ResponseWriter, r *http.Request) {
-	req, err := a.parseQuality(r, false, false)
+// quality parses the request and reads its telemetry.
+func (a *consoleAPI) quality(r *http.Request, forUser, svg bool) (qualityRequest, *qualityResult, error) {
+	req, err := a.parseQuality(r, forUser, svg)
 	if err != nil {
-		a.qualityError(w, err)
-		return
+		return req, nil, err
 	}
 	res, err := a.loadQuality(r.Context(), req)
+	return req, res, err
+}
+
+func (a *consoleAPI) roomQualityJSON(w http.ResponseWriter, r *http.Request) {
+	_, res, err := a.quality(r, false, false)
 	if err != nil {
 		a.qualityError(w, err)
 		return
@@ -557,12 +562,7 @@ func (a *consoleAPI) roomQualityJSON(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *consoleAPI) roomQualitySVG(w http.ResponseWriter, r *http.Request) {
-	req, err := a.parseQuality(r, false, true)
-	if err != nil {
-		a.qualityError(w, err)
-		return
-	}
-	res, err := a.loadQuality(r.Context(), req)
+	req, res, err := a.quality(r, false, true)
 	if err != nil {
 		a.qualityError(w, err)
 		return
@@ -576,11 +576,7 @@ func (a *consoleAPI) roomQualitySVG(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *consoleAPI) userQualityJSON(r *http.Request, _ operator.Operator) (operator.Read, error) {
-	req, err := a.parseQuality(r, true, false)
-	if err != nil {
-		return operator.Read{}, err
-	}
-	res, err := a.loadQuality(r.Context(), req)
+	req, res, err := a.quality(r, true, false)
 	if err != nil {
 		return operator.Read{}, err
 	}
@@ -588,11 +584,7 @@ func (a *consoleAPI) userQualityJSON(r *http.Request, _ operator.Operator) (oper
 }
 
 func (a *consoleAPI) userQualitySVG(r *http.Request, _ operator.Operator) (operator.Read, error) {
-	req, err := a.parseQuality(r, true, true)
-	if err != nil {
-		return operator.Read{}, err
-	}
-	res, err := a.loadQuality(r.Context(), req)
+	req, res, err := a.quality(r, true, true)
 	if err != nil {
 		return operator.Read{}, err
 	}
