@@ -64,28 +64,19 @@ func Bench(ctx context.Context, args []string, env Env) int {
 
 // benchSFUFlags are the parsed flags of `parley bench sfu`.
 type benchSFUFlags struct {
-	fs         *flag.FlagSet
-	url        string
-	sdkAppID   usUint32Value
-	key        string
+	benchTarget
 	room       usUint32Value
 	pubs, subs int
 	audioOnly  bool
 	duration   time.Duration
 	warmup     time.Duration
-	spawn      bool
 	json       bool
 	cpuProfile string
 }
 
 func newBenchSFUFlags(env Env) *benchSFUFlags {
-	f := &benchSFUFlags{fs: flag.NewFlagSet("parley bench sfu", flag.ContinueOnError)}
-	fs := f.fs
-	fs.SetOutput(env.Stderr)
-	fs.StringVar(&f.url, "url", "", "signaling `URL` of a running server, e.g. ws://127.0.0.1:7880/v1/signal")
-	fs.Var(&f.sdkAppID, "sdkappid", "the app's `SDKAppID` (with --url)")
-	fs.StringVar(&f.key, "key", "", "the app's SecretKey, to sign UserSigs (default $"+usSecretKeyEnv+")")
-	fs.BoolVar(&f.spawn, "spawn", false, "start a server for the run (child process, temporary data dir, loopback) instead of --url")
+	f := &benchSFUFlags{}
+	fs := f.register("parley bench sfu", env, "")
 	fs.IntVar(&f.pubs, "publishers", 1, "publishing clients `P`")
 	fs.IntVar(&f.subs, "subscribers", 10, "subscribing (audience) clients `S`")
 	fs.BoolVar(&f.audioOnly, "audio-only", false, "publish Opus only (default: Opus 50 pkt/s + VP8 ~30 fps)")
@@ -122,6 +113,53 @@ func printVisibleFlags(fs *flag.FlagSet, w io.Writer) {
 // parse parses and checks args; it returns -1 to continue, or the exit
 // code to return.
 func (f *benchSFUFlags) parse(args []string, env Env) int {
+	if code := f.parseTarget(args, env); code >= 0 {
+		return code
+	}
+	switch {
+	case f.pubs < 1:
+		return f.usageErr(env, "--publishers must be at least 1")
+	case f.subs < 0:
+		return f.usageErr(env, "--subscribers must not be negative")
+	case f.subs == 0 && f.pubs == 1:
+		return f.usageErr(env, "nobody would receive: use --subscribers ≥ 1 or --publishers ≥ 2")
+	case f.duration <= 0:
+		return f.usageErr(env, "--duration must be positive")
+	case f.warmup <= 0:
+		return f.usageErr(env, "--warmup must be positive")
+	case f.cpuProfile != "" && !f.spawn:
+		return f.usageErr(env, "--cpuprofile profiles an in-process server: it needs --spawn")
+	}
+	return -1
+}
+
+// benchTarget is the server a load benchmark runs against: --spawn
+// starts one, or --url with the app's --sdkappid and --key names a
+// running one. bench sfu and bench im share it.
+type benchTarget struct {
+	fs       *flag.FlagSet
+	url      string
+	sdkAppID usUint32Value
+	key      string
+	spawn    bool
+}
+
+// register makes the flag set and its target flags; spawnNote adds to
+// --spawn's help what the spawned server does differently.
+func (f *benchTarget) register(name string, env Env, spawnNote string) *flag.FlagSet {
+	f.fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs := f.fs
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&f.url, "url", "", "signaling `URL` of a running server, e.g. ws://127.0.0.1:7880/v1/signal")
+	fs.Var(&f.sdkAppID, "sdkappid", "the app's `SDKAppID` (with --url)")
+	fs.StringVar(&f.key, "key", "", "the app's SecretKey, to sign UserSigs (default $"+usSecretKeyEnv+")")
+	fs.BoolVar(&f.spawn, "spawn", false, "start a server for the run (child process, temporary data dir, loopback"+spawnNote+") instead of --url")
+	return fs
+}
+
+// parseTarget parses args and checks the target flags; it returns -1 to
+// continue with the benchmark's own checks, or the exit code to return.
+func (f *benchTarget) parseTarget(args []string, env Env) int {
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
@@ -144,23 +182,11 @@ func (f *benchSFUFlags) parse(args []string, env Env) int {
 		return f.usageErr(env, "--sdkappid is required with --url (1-4294967295)")
 	case !f.spawn && f.key == "":
 		return f.usageErr(env, "--key or $%s is required with --url", usSecretKeyEnv)
-	case f.pubs < 1:
-		return f.usageErr(env, "--publishers must be at least 1")
-	case f.subs < 0:
-		return f.usageErr(env, "--subscribers must not be negative")
-	case f.subs == 0 && f.pubs == 1:
-		return f.usageErr(env, "nobody would receive: use --subscribers ≥ 1 or --publishers ≥ 2")
-	case f.duration <= 0:
-		return f.usageErr(env, "--duration must be positive")
-	case f.warmup <= 0:
-		return f.usageErr(env, "--warmup must be positive")
-	case f.cpuProfile != "" && !f.spawn:
-		return f.usageErr(env, "--cpuprofile profiles an in-process server: it needs --spawn")
 	}
 	return -1
 }
 
-func (f *benchSFUFlags) usageErr(env Env, format string, a ...any) int {
+func (f *benchTarget) usageErr(env Env, format string, a ...any) int {
 	fmt.Fprintf(env.Stderr, "%s: %s\n", f.fs.Name(), fmt.Sprintf(format, a...))
 	f.fs.Usage()
 	return ExitUsage
@@ -259,11 +285,7 @@ func printBenchTable(w io.Writer, r bench.Result) {
 
 // benchIMFlags are the parsed flags of `parley bench im`.
 type benchIMFlags struct {
-	fs         *flag.FlagSet
-	url        string
-	sdkAppID   usUint32Value
-	key        string
-	spawn      bool
+	benchTarget
 	clients    int
 	groups     int
 	rate       float64
@@ -277,13 +299,8 @@ type benchIMFlags struct {
 }
 
 func newBenchIMFlags(env Env) *benchIMFlags {
-	f := &benchIMFlags{fs: flag.NewFlagSet("parley bench im", flag.ContinueOnError)}
-	fs := f.fs
-	fs.SetOutput(env.Stderr)
-	fs.StringVar(&f.url, "url", "", "signaling `URL` of a running server, e.g. ws://127.0.0.1:7880/v1/signal")
-	fs.Var(&f.sdkAppID, "sdkappid", "the app's `SDKAppID` (with --url)")
-	fs.StringVar(&f.key, "key", "", "the app's SecretKey, to sign UserSigs (default $"+usSecretKeyEnv+")")
-	fs.BoolVar(&f.spawn, "spawn", false, "start a server for the run (child process, temporary data dir, loopback, IM limits raised above the load) instead of --url")
+	f := &benchIMFlags{}
+	fs := f.register("parley bench im", env, ", IM limits raised above the load")
 	fs.IntVar(&f.clients, "clients", bench.DefaultIMClients, "messaging clients `N`, one WebSocket each")
 	fs.IntVar(&f.groups, "groups", bench.DefaultIMGroups, "Meeting groups `G`; client i joins group i mod G")
 	fs.Float64Var(&f.rate, "rate", bench.DefaultIMRate, "offered messages/s over all clients; each fans out to the other members of its group")
@@ -306,28 +323,10 @@ func newBenchIMFlags(env Env) *benchIMFlags {
 // parse parses and checks args; it returns -1 to continue, or the exit
 // code to return.
 func (f *benchIMFlags) parse(args []string, env Env) int {
-	if err := f.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	if f.key == "" && env.Getenv != nil && !f.spawn {
-		f.key = env.Getenv(usSecretKeyEnv)
+	if code := f.parseTarget(args, env); code >= 0 {
+		return code
 	}
 	switch {
-	case f.fs.NArg() > 0:
-		return f.usageErr(env, "unexpected argument %q", f.fs.Arg(0))
-	case f.spawn && (f.url != "" || f.sdkAppID.set || f.key != ""):
-		return f.usageErr(env, "--spawn starts its own server: drop --url, --sdkappid and --key")
-	case !f.spawn && f.url == "":
-		return f.usageErr(env, "--url is required (or --spawn to start a server for the run)")
-	case !f.spawn && !strings.HasPrefix(f.url, "ws://") && !strings.HasPrefix(f.url, "wss://"):
-		return f.usageErr(env, "--url must be ws:// or wss://, got %q", f.url)
-	case !f.spawn && (!f.sdkAppID.set || f.sdkAppID.v == 0):
-		return f.usageErr(env, "--sdkappid is required with --url (1-4294967295)")
-	case !f.spawn && f.key == "":
-		return f.usageErr(env, "--key or $%s is required with --url", usSecretKeyEnv)
 	case f.groups < 1 || f.clients < 2*f.groups:
 		return f.usageErr(env, "--clients must be at least 2 × --groups (every group needs a receiver)")
 	case !(f.rate > 0):
@@ -342,12 +341,6 @@ func (f *benchIMFlags) parse(args []string, env Env) int {
 		return f.usageErr(env, "--cpuprofile profiles an in-process server: it needs --spawn")
 	}
 	return -1
-}
-
-func (f *benchIMFlags) usageErr(env Env, format string, a ...any) int {
-	fmt.Fprintf(env.Stderr, "%s: %s\n", f.fs.Name(), fmt.Sprintf(format, a...))
-	f.fs.Usage()
-	return ExitUsage
 }
 
 func benchIM(ctx context.Context, args []string, env Env) int {
