@@ -493,17 +493,6 @@ func (r *imRun) progress(format string, a ...any) {
 	fmt.Fprintf(r.o.Progress, "bench: "+format+"\n", a...)
 }
 
-func (r *imRun) mode() string {
-	switch {
-	case !r.o.Spawn:
-		return "remote"
-	case r.t.cpuMethod == CPUChildProcStat:
-		return "child"
-	default:
-		return "in-process"
-	}
-}
-
 func (r *imRun) rss() (uint64, bool) {
 	if r.t.pid == 0 {
 		return 0, false
@@ -535,7 +524,7 @@ func (r *imRun) execute(ctx context.Context) (IMResult, error) {
 	}
 	r.tr = tr
 	groupRate, sigRate, _ := imLimits(o)
-	r.progress("server %s (%s): %d clients in %d groups, %.0f messages/s offered", r.t.url, r.mode(), o.Clients, o.Groups, o.Rate)
+	r.progress("server %s (%s): %d clients in %d groups, %.0f messages/s offered", r.t.url, r.t.mode(r.o.Spawn), o.Clients, o.Groups, o.Rate)
 	if !o.Spawn && o.Rate/float64(o.Groups) > config.DefaultIMGroupRate {
 		r.progress("warning: %.0f messages/s per group exceeds the default im.group_rate (%d/s); expect 10023 errors unless the server raised it",
 			o.Rate/float64(o.Groups), config.DefaultIMGroupRate)
@@ -566,7 +555,7 @@ func (r *imRun) execute(ctx context.Context) (IMResult, error) {
 	}
 	res.Clients, res.Groups, res.MessageBytes = o.Clients, o.Groups, o.MessageBytes
 	res.MembersPerGroup = round(float64(o.Clients)/float64(o.Groups), 2)
-	res.ServerMode, res.CPUs = r.mode(), runtime.NumCPU()
+	res.ServerMode, res.CPUs = r.t.mode(r.o.Spawn), runtime.NumCPU()
 	res.OfferedPerSecond = o.Rate
 	res.LoginSeconds = round(loginTime.Seconds(), 3)
 	logins := make([]time.Duration, len(r.clients))

@@ -51,6 +51,19 @@ type target struct {
 	stop      func(context.Context) error
 }
 
+// mode names how the server runs, for the results: remote (not
+// spawned), child (a spawned process) or in-process.
+func (t target) mode(spawned bool) string {
+	switch {
+	case !spawned:
+		return "remote"
+	case t.cpuMethod == CPUChildProcStat:
+		return "child"
+	default:
+		return "in-process"
+	}
+}
+
 // startTarget returns the server named by o: a spawned one (child process
 // when o.ServerBinary is a real parley binary, else in-process) or the
 // remote one at o.URL.

@@ -183,17 +183,6 @@ func (r *run) progress(format string, a ...any) {
 	fmt.Fprintf(r.o.Progress, "bench: "+format+"\n", a...)
 }
 
-func (r *run) mode() string {
-	switch {
-	case !r.o.Spawn:
-		return "remote"
-	case r.t.cpuMethod == CPUChildProcStat:
-		return "child"
-	default:
-		return "in-process"
-	}
-}
-
 func (r *run) execute(ctx context.Context) (Result, error) {
 	o := r.o
 	kinds, media := 2, "audio+video"
@@ -201,7 +190,7 @@ func (r *run) execute(ctx context.Context) (Result, error) {
 		kinds, media = 1, "audio only"
 	}
 	r.progress("server %s (%s), room %d: %d publishers, %d subscribers, %s",
-		r.t.url, r.mode(), o.RoomID, o.Publishers, o.Subscribers, media)
+		r.t.url, r.t.mode(r.o.Spawn), o.RoomID, o.Publishers, o.Subscribers, media)
 	pubs := make([]*client, 0, o.Publishers)
 	for i := range o.Publishers {
 		c, err := newClient(r.t, o, &r.w, fmt.Sprintf("bench-pub-%d", i), true, (o.Publishers-1)*kinds)
@@ -385,7 +374,7 @@ func (r *run) aggregate(elapsed time.Duration) Result {
 	o := r.o
 	res := Result{
 		Publishers: o.Publishers, Subscribers: o.Subscribers, AudioOnly: o.AudioOnly,
-		DurationS: round(elapsed.Seconds(), 3), RoomID: o.RoomID, ServerMode: r.mode(), CPUs: runtime.NumCPU(),
+		DurationS: round(elapsed.Seconds(), 3), RoomID: o.RoomID, ServerMode: r.t.mode(r.o.Spawn), CPUs: runtime.NumCPU(),
 	}
 	var lat histogram
 	joins := make([]time.Duration, 0, len(r.clients))
