@@ -99,27 +99,18 @@ func withIncidents(ctx context.Context, sub string, f appFlags, env Env, fn func
 	if err != nil {
 		return fail(env, "incident %s: %v", sub, err)
 	}
-	l, err := openLocal(ctx, f, env, false)
-	if err != nil {
-		return fail(env, "incident %s: %v", sub, err)
-	}
-	code := func() int {
-		log := l.Audit
+	return withLocal(ctx, "incident "+sub, f, env, func(l *app.Local) int {
 		d, err := webhook.New(webhook.Config{Outbox: l.DB, Targets: callbackTargets{l.Callbacks}, Logger: cliLogger(env)})
 		if err != nil {
 			return fail(env, "incident %s: %v", sub, err)
 		}
 		defer d.Close()
-		svc, err := incident.New(incident.Config{Store: l.DB, Inventory: inv, Notifier: d, Audit: log, Now: cliClock(env), Logger: cliLogger(env)})
+		svc, err := incident.New(incident.Config{Store: l.DB, Inventory: inv, Notifier: d, Audit: l.Audit, Now: cliClock(env), Logger: cliLogger(env)})
 		if err != nil {
 			return fail(env, "incident %s: %v", sub, err)
 		}
 		return fn(&incidentRun{l: l, svc: svc, d: d, inv: inv})
-	}()
-	if err := l.Close(); err != nil {
-		return fail(env, "incident %s: close database: %v", sub, err)
-	}
-	return code
+	})
 }
 
 // deliver runs the dispatcher until the incident has no pending

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/operator"
 )
 
@@ -109,15 +110,9 @@ func (p *passwordFlags) password() (string, bool, error) {
 // withOperators opens the data directory's database, runs fn with the
 // operator service and closes it.
 func withOperators(ctx context.Context, sub string, f appFlags, env Env, fn func(*operator.Service) int) int {
-	l, err := openLocal(ctx, f, env, false)
-	if err != nil {
-		return fail(env, "operator %s: %v", sub, err)
-	}
-	code := fn(operator.New(l.DB, operator.Options{Now: cliClock(env), Logger: cliLogger(env)}))
-	if err := l.Close(); err != nil {
-		return fail(env, "operator %s: close database: %v", sub, err)
-	}
-	return code
+	return withLocal(ctx, "operator "+sub, f, env, func(l *app.Local) int {
+		return fn(operator.New(l.DB, operator.Options{Now: cliClock(env), Logger: cliLogger(env)}))
+	})
 }
 
 // operatorError maps a service error to an exit code.

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/parley-rtc/parley/internal/app"
 	"github.com/parley-rtc/parley/internal/audit"
 	"github.com/parley-rtc/parley/internal/privacy/consent"
 	"github.com/parley-rtc/parley/internal/server"
@@ -97,25 +98,15 @@ func (f *timeFlag) Set(s string) error {
 // that the app exists, runs fn with the consent service and closes the
 // database, reporting a close failure as a failure of the command.
 func withConsent(ctx context.Context, sub string, f appFlags, env Env, id uint32, fn func(*consent.Service, *audit.Log) int) int {
-	logger := cliLogger(env)
-	l, err := openLocal(ctx, f, env, false)
-	if err != nil {
-		return fail(env, "policy %s: %v", sub, err)
-	}
-	db := l.DB
-	code := func() int {
-		if _, err := db.GetApp(ctx, id); err != nil {
+	return withLocal(ctx, "policy "+sub, f, env, func(l *app.Local) int {
+		if _, err := l.DB.GetApp(ctx, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fail(env, "policy %s: no app with SDKAppID %d", sub, id)
 			}
 			return fail(env, "policy %s: %v", sub, err)
 		}
-		return fn(server.AuditedConsent(l, l.Audit, logger, cliClock(env)), l.Audit)
-	}()
-	if err := l.Close(); err != nil {
-		return fail(env, "policy %s: close database: %v", sub, err)
-	}
-	return code
+		return fn(server.AuditedConsent(l, l.Audit, cliLogger(env), cliClock(env)), l.Audit)
+	})
 }
 
 func policyPublish(ctx context.Context, args []string, env Env) int {
