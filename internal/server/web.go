@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parley-rtc/parley/internal/auth"
+	"github.com/parley-rtc/parley/internal/operator"
 	"github.com/parley-rtc/parley/internal/privacy/consent"
 	"github.com/parley-rtc/parley/protocol"
 	parleyjs "github.com/parley-rtc/parley/sdk/js"
@@ -188,11 +189,7 @@ func parseDemoSigRequest(body []byte) (demoSigRequest, error) {
 // visitor who refuses sends nothing (CONSENT-1, CONSENT-4). The user id
 // is not logged.
 func (h *demoHandler) userSig(w http.ResponseWriter, r *http.Request) {
-	writeErr := func(status int, code, msg string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
-	}
+	writeErr := func(status int, code, msg string) { operator.WriteError(w, operator.Errorf(status, code, "%s", msg)) }
 	if !h.limit.Allow() {
 		writeErr(http.StatusTooManyRequests, "rate_limited", "at most 5 demo UserSigs per second; retry shortly")
 		return
@@ -214,9 +211,7 @@ func (h *demoHandler) userSig(w http.ResponseWriter, r *http.Request) {
 		writeErr(http.StatusInternalServerError, "internal", "UserSig generation failed")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(map[string]any{"sdkappid": h.deps.dev, "user_sig": sig,
+	operator.WriteJSON(w, http.StatusOK, map[string]any{"sdkappid": h.deps.dev, "user_sig": sig,
 		"expire_at": now.Add(demoUserSigTTL).UTC().Format(time.RFC3339)})
 }
 
