@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-rtc/parley/protocol"
@@ -22,6 +23,9 @@ type Manager struct {
 	cfg   Config
 	mu    sync.Mutex
 	rooms map[string]*Room // by roomKey
+	// seq numbers rooms and participants in creation order, so listings
+	// are stable when the clock gives two of them the same instant.
+	seq atomic.Uint64
 }
 
 // NewManager returns an empty manager.
@@ -49,7 +53,7 @@ func (m *Manager) Join(appID uint32, ref protocol.RoomRef, scene protocol.Scene,
 		r := m.rooms[key]
 		created := false
 		if r == nil {
-			r = &Room{SDKAppID: appID, Ref: ref, Scene: scene, CreatedAt: m.cfg.Now(), mgr: m, participants: make(map[string]*Participant)}
+			r = &Room{SDKAppID: appID, Ref: ref, Scene: scene, CreatedAt: m.cfg.Now(), seq: m.seq.Add(1), mgr: m, participants: make(map[string]*Participant)}
 			m.rooms[key] = r
 			created = true
 		}
@@ -57,7 +61,7 @@ func (m *Manager) Join(appID uint32, ref protocol.RoomRef, scene protocol.Scene,
 		if created {
 			r.emit(EventCreateRoom, nil, 0)
 		}
-		p := &Participant{UserID: userID, JoinedAt: m.cfg.Now(), endpoint: ep, room: r, role: role, tracks: make(map[string]*Track)}
+		p := &Participant{UserID: userID, JoinedAt: m.cfg.Now(), seq: m.seq.Add(1), endpoint: ep, room: r, role: role, tracks: make(map[string]*Track)}
 		others, ok, err := r.join(p)
 		if err != nil {
 			m.dropIfEmpty(key, r)
@@ -197,11 +201,11 @@ func (m *Manager) Rooms(appID uint32) []Summary {
 		}
 	}
 	m.mu.Unlock()
+	sort.Slice(rooms, func(i, j int) bool { return rooms[i].seq < rooms[j].seq })
 	out := make([]Summary, 0, len(rooms))
 	for _, r := range rooms {
 		out = append(out, r.summary())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out
 }
 
@@ -212,12 +216,16 @@ func (m *Manager) Users(appID uint32, ref protocol.RoomRef) ([]UserSummary, erro
 		return nil, err
 	}
 	r.mu.Lock()
-	out := make([]UserSummary, 0, len(r.participants))
+	ps := make([]*Participant, 0, len(r.participants))
 	for _, p := range r.participants {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].seq < ps[j].seq })
+	out := make([]UserSummary, 0, len(ps))
+	for _, p := range ps {
 		out = append(out, UserSummary{UserID: p.UserID, Role: p.role, JoinedAt: p.JoinedAt})
 	}
 	r.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].JoinedAt.Before(out[j].JoinedAt) })
 	return out, nil
 }
 

@@ -12,6 +12,7 @@ import (
 type Participant struct {
 	UserID   string
 	JoinedAt time.Time
+	seq      uint64 // join order within the manager
 	endpoint Endpoint
 	room     *Room
 
@@ -37,6 +38,7 @@ type Room struct {
 	Ref       protocol.RoomRef
 	Scene     protocol.Scene
 	CreatedAt time.Time
+	seq       uint64 // creation order within the manager
 	mgr       *Manager
 
 	mu           sync.Mutex

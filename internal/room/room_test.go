@@ -3,8 +3,10 @@ package room
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -262,5 +264,46 @@ func TestConcurrentJoinLeaveLeavesNoRooms(t *testing.T) {
 	wg.Wait()
 	if n := m.Count(); n != 0 {
 		t.Fatalf("%d rooms left open after everyone left", n)
+	}
+}
+
+// Rooms and Users list in creation and join order even when the clock
+// gives every one of them the same instant (the console's live-room view
+// relies on it; map order alone is random).
+func TestListingsKeepOrderOnEqualTimes(t *testing.T) {
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	m := NewManager(Config{Now: func() time.Time { return at }})
+	var wantRooms []string
+	for i := range 8 {
+		ref := protocol.RoomRef{ID: uint32(100 - i)}
+		mustJoin(t, m, ref, protocol.SceneVideoCall, fmt.Sprintf("u%d", i), protocol.RoleAnchor)
+		wantRooms = append(wantRooms, ref.Key())
+	}
+	var wantUsers []string
+	for i := range 8 {
+		u := fmt.Sprintf("z%d", 8-i)
+		mustJoin(t, m, protocol.RoomRef{ID: 100}, protocol.SceneVideoCall, u, protocol.RoleAnchor)
+		wantUsers = append(wantUsers, u)
+	}
+	wantUsers = append([]string{"u0"}, wantUsers...)
+	for range 20 {
+		var gotRooms []string
+		for _, s := range m.Rooms(1400000001) {
+			gotRooms = append(gotRooms, s.Room.Key())
+		}
+		if !slices.Equal(gotRooms, wantRooms) {
+			t.Fatalf("rooms %v, want %v", gotRooms, wantRooms)
+		}
+		us, err := m.Users(1400000001, protocol.RoomRef{ID: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotUsers []string
+		for _, u := range us {
+			gotUsers = append(gotUsers, u.UserID)
+		}
+		if !slices.Equal(gotUsers, wantUsers) {
+			t.Fatalf("users %v, want %v", gotUsers, wantUsers)
+		}
 	}
 }
