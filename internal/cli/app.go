@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -298,11 +299,15 @@ func appList(ctx context.Context, args []string, env Env) int {
 			return ExitOK
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SDKAPPID\tNAME\tCREATED\tBILLING\tRECORDING\tRELAY\tPRIVATEMAPKEY")
+		fmt.Fprintln(tw, "SDKAPPID\tNAME\tCREATED\tBILLING\tRECORDING\tRELAY\tPRIVATEMAPKEY\tMESSAGES KEPT")
 		for _, a := range apps {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.SDKAppID, a.Name,
+			kept := "default"
+			if d := a.Settings.MessageRetentionDays; d > 0 {
+				kept = strconv.Itoa(d) + "d"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.SDKAppID, a.Name,
 				a.CreatedAt.UTC().Format(time.RFC3339), a.Settings.BillingMode,
-				onOff(a.Settings.Recording), onOff(a.Settings.Relay), onOff(a.Settings.EnforcePrivateMapKey))
+				onOff(a.Settings.Recording), onOff(a.Settings.Relay), onOff(a.Settings.EnforcePrivateMapKey), kept)
 		}
 		if err := tw.Flush(); err != nil {
 			return fail(env, "app list: %v", err)
@@ -395,6 +400,7 @@ func printApp(w io.Writer, a app.App) error {
 		audience = "under 14 (guardian consent for everyone)"
 	}
 	fmt.Fprintf(tw, "Audience:\t%s\n", audience)
+	fmt.Fprintf(tw, "Messages kept:\t%s\n", retentionText(a.Settings.MessageRetentionDays))
 	return tw.Flush()
 }
 
@@ -420,6 +426,9 @@ type settingsJSON struct {
 	BillingMode          string `json:"billing_mode"`
 	EnforcePrivateMapKey bool   `json:"enforce_private_map_key"`
 	MinorAudience        bool   `json:"minor_audience"`
+	// MessageRetentionDays appears only when the app set its own (0,
+	// the server's im.retention, is left out).
+	MessageRetentionDays int `json:"message_retention_days,omitempty"`
 }
 
 func toAppJSON(a app.App) appJSON {
@@ -434,6 +443,7 @@ func toAppJSON(a app.App) appJSON {
 			BillingMode:          string(a.Settings.BillingMode),
 			EnforcePrivateMapKey: a.Settings.EnforcePrivateMapKey,
 			MinorAudience:        a.Settings.MinorAudience,
+			MessageRetentionDays: a.Settings.MessageRetentionDays,
 		},
 	}
 }

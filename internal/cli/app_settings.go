@@ -50,17 +50,6 @@ func (f *daysFlag) Set(s string) error {
 	return nil
 }
 
-// appSettingsJSON is the app as `app settings --json` prints it: toAppJSON
-// plus the message retention, which appears only when the app set one
-// (0, the server's im.retention, is left out).
-type appSettingsJSON struct {
-	appJSON
-	Settings struct {
-		settingsJSON
-		MessageRetentionDays int `json:"message_retention_days,omitempty"`
-	} `json:"settings"`
-}
-
 // retentionText describes an app's message retention for the text output.
 func retentionText(days int) string {
 	if days == 0 {
@@ -127,16 +116,11 @@ func appSettings(ctx context.Context, args []string, env Env) int {
 		}
 		a.SecretKey = "" // settings output never shows the secret
 		if f.json {
-			out := appSettingsJSON{appJSON: toAppJSON(a)}
-			out.Settings.settingsJSON = out.appJSON.Settings
-			out.Settings.MessageRetentionDays = a.Settings.MessageRetentionDays
-			return writeJSON(env, out)
+			return writeJSON(env, toAppJSON(a))
 		}
 		if err := printApp(env.Stdout, a); err != nil {
 			return fail(env, "app settings: %v", err)
 		}
-		// printApp pads keys to "PrivateMapKey:" and one space.
-		fmt.Fprintf(env.Stdout, "%-15s%s\n", "Messages kept:", retentionText(a.Settings.MessageRetentionDays))
 		return ExitOK
 	})
 }

@@ -79,6 +79,20 @@ func TestAppSettingsMessageRetention(t *testing.T) {
 		*got.Settings.MessageRetentionDays != 30 {
 		t.Fatalf("a later change lost the retention: %d %+v", code, got)
 	}
+	// list and show carry it too.
+	code, out, _ = appRun(t, nil, "list", "--data", data, "--json")
+	if code != ExitOK || !strings.Contains(out, `"message_retention_days": 30`) {
+		t.Fatalf("list --json: %d %s", code, out)
+	}
+	code, out, _ = appRun(t, nil, "list", "--data", data)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != ExitOK || len(lines) != 2 ||
+		!strings.HasSuffix(lines[0], "MESSAGES KEPT") || !strings.HasSuffix(lines[1], " 30d") {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	code, out, _ = appRun(t, nil, "show", "--data", data, "--sdkappid", id)
+	if code != ExitOK || !strings.Contains(out, "Messages kept: 30 days\n") {
+		t.Fatalf("show: %d %q", code, out)
+	}
 	for _, bad := range []string{"3651", "-1"} {
 		code, _, errOut := settings("--message-retention-days", bad)
 		if code != ExitFailure || !strings.Contains(errOut, "message retention "+bad+" days (want 0 for the server's im.retention, or 1-3650)") {
