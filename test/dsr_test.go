@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -468,5 +469,60 @@ func TestReceiptInclusionProof(t *testing.T) {
 	p.Record = bytes.Replace(p.Record, []byte("dsr.receipt"), []byte("dsr.state"), 1)
 	if err := audit.CheckProof(p, v); err == nil {
 		t.Fatal("an altered record passed the inclusion proof")
+	}
+}
+
+// TestDeletionEndsOpenMessagingLogins: deleting a user ends their open
+// messaging logins on every device at once. A raw connection reads the
+// -4008 error and then the close; the Go SDK hears ErrConsentRequired and
+// does not log in again; another user's login is untouched and can still
+// send. proves RIGHTS-1, RIGHTS-6
+func TestDeletionEndsOpenMessagingLogins(t *testing.T) {
+	env := startServer(t)
+	ctx := testCtx(t, 60*time.Second)
+	const user = "erased-while-online"
+
+	sdkErrs := make(chan error, 8)
+	in := newInbox()
+	l := in.listener(t)
+	l.OnError = func(err error) { sdkErrs <- err }
+	phone, err := env.imClient(t, user, parley.Config{}).LoginIM(ctx, parley.IMOptions{Listener: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = phone.Close() })
+	laptop := dialRaw(t, ctx, env)
+	claim := &protocol.ConsentClaim{PolicyVersion: testPolicyVersion, Purposes: []string{protocol.PurposeIM},
+		Method: protocol.ConsentMethodSDK, GrantedAt: time.Now().UnixMilli()}
+	b, _ := protocol.Encode(protocol.TypeIMLogin, 1, protocol.IMLogin{SDKAppID: env.appID, UserID: user,
+		UserSig: env.userSig(t, user), DeviceID: "laptop-raw", Platform: "go", Consent: claim})
+	laptop.write(ctx, websocket.MessageText, b)
+	laptop.next(ctx, protocol.TypeIMLoggedIn)
+	bobIn := newInbox()
+	bob := env.login(t, ctx, env.imClient(t, "bob-stays", parley.Config{}), bobIn, nil)
+	if _, err := bob.SendText(ctx, parley.IMTarget{User: user}, "before"); err != nil {
+		t.Fatal(err)
+	}
+	in.next(t, ctx, 1)
+	laptop.next(ctx, protocol.TypeIMMessage)
+
+	resp := env.rest(t, "SubmitDataSubjectRequest", map[string]any{"Type": "delete", "UserId": user}, "")
+	if req, _ := resp["Request"].(map[string]any); req["state"] != "completed" {
+		t.Fatalf("delete: %v", resp)
+	}
+	laptop.expectError(ctx, protocol.ErrCodeConsentRequired, "log in again only after fresh consent")
+	if _, _, err := laptop.conn.Read(ctx); websocket.CloseStatus(err) == -1 && !errors.Is(err, io.EOF) {
+		t.Fatalf("after the notice the connection should close, got %v", err)
+	}
+	if err := waitFor(t, ctx, sdkErrs, "the SDK's error"); !errors.Is(err, parley.ErrConsentRequired) {
+		t.Fatalf("SDK error %v, want ErrConsentRequired", err)
+	}
+	// No reconnect: the Messenger ends its login instead of retrying.
+	if _, err := phone.SendText(ctx, parley.IMTarget{User: "bob-stays"}, "after"); !errors.Is(err, parley.ErrNotLoggedIn) &&
+		!errors.Is(err, parley.ErrConsentRequired) {
+		t.Fatalf("send after the erasure: %v, want not logged in", err)
+	}
+	if _, err := bob.SendText(ctx, parley.IMTarget{User: user}, "bob still works"); err != nil {
+		t.Fatalf("the other user's login was touched: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-rtc/parley/internal/privacy/inventory"
 	"github.com/parley-rtc/parley/internal/privacy/workdays"
 	"github.com/parley-rtc/parley/internal/room"
+	"github.com/parley-rtc/parley/internal/signal"
 	"github.com/parley-rtc/parley/internal/store/sqlite"
 )
 
@@ -161,11 +162,22 @@ func (c declaredCorrector) Correct(ctx context.Context, sdkAppID uint32, userID 
 	return int64(n), err
 }
 
-// kickFromRooms removes the user from every room of the app.
-func kickFromRooms(rooms *room.Manager) func(uint32, string) {
+// erasedSessionNotice is what an erased user's open messaging
+// connections are told before they close.
+const erasedSessionNotice = "this user's account was cancelled or their data deleted; log in again only after fresh consent"
+
+// endUserSessions ends the user's live sessions (RightsOptions.Kick):
+// removed from every room of the app (exit_room reason 1, then the
+// connection closes), and every messaging login ended and its connection
+// closed, so nothing more reaches a deleted user's devices. signaling is
+// read when called: the handler is built after the rights service.
+func endUserSessions(rooms *room.Manager, signaling func() *signal.Handler) func(uint32, string) {
 	return func(sdkAppID uint32, userID string) {
 		for _, r := range rooms.Rooms(sdkAppID) {
 			_, _ = rooms.RemoveUsers(sdkAppID, r.Room, []string{userID})
+		}
+		if h := signaling(); h != nil {
+			h.EndIMLogins(sdkAppID, userID, erasedSessionNotice)
 		}
 	}
 }

@@ -152,7 +152,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	live.usage.start(usageFlushInterval)
 	s.closers = append(s.closers, live.usage.close)
 	rights, err := NewRights(local, s.privacy.inventory, RightsOptions{Logger: s.log, Now: s.opts.Now,
-		Kick: kickFromRooms(s.rooms), Flush: s.privacy.telemetry.Flush})
+		Kick: endUserSessions(s.rooms, func() *signal.Handler { return s.signal }), Flush: s.privacy.telemetry.Flush})
 	if err != nil {
 		return fmt.Errorf("rights: %w", err)
 	}

@@ -589,3 +589,40 @@ func (s *session) imGroup(ctx context.Context, env protocol.Envelope, st *imStat
 func groupInfo(g im.Group) *protocol.IMGroupInfo {
 	return &protocol.IMGroupInfo{GroupID: g.GroupID, Type: string(g.Type), Name: g.Name, Owner: g.Owner, CreatedAt: g.CreatedAt.UnixMilli()}
 }
+
+// EndIMLogins ends every messaging login of user in app and closes those
+// connections after an error frame (ErrCodeConsentRequired, with why as
+// its message). The rights service calls it when the user's account is
+// cancelled or their data deleted: nothing more may be delivered to the
+// old connections, and the SDKs treat the code as "log in again only
+// after fresh consent" instead of reconnecting. No state-change callback
+// is sent, since the user id is being erased. It returns how many
+// connections it closed.
+func (h *Handler) EndIMLogins(app uint32, user, why string) int {
+	if h.im == nil {
+		return 0
+	}
+	h.mu.Lock()
+	sessions := make([]*session, 0, len(h.sessions))
+	for s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	ended := 0
+	for _, s := range sessions {
+		s.mu.Lock()
+		st := s.im
+		mine := st != nil && st.app == app && st.user == user
+		if mine {
+			s.im = nil
+		}
+		s.mu.Unlock()
+		if !mine {
+			continue
+		}
+		h.im.Hub.Detach(st.app, st.user, imConn{s})
+		s.send(protocol.TypeError, 0, protocol.Error{Code: protocol.ErrCodeConsentRequired, Message: why}, true)
+		ended++
+	}
+	return ended
+}

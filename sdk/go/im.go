@@ -328,6 +328,12 @@ func (m *Messenger) eventLoop(sig *signaler) bool {
 func (m *Messenger) handle(sig *signaler, in inbound) {
 	env := in.Envelope
 	switch env.Type {
+	case protocol.TypeError:
+		// Unsolicited: the server ended this login, because the user's
+		// account was cancelled or their data deleted (-4008).
+		// mapRefusal closes the consent gate, so the reconnect after the
+		// socket closes stops at once instead of logging in again.
+		m.emitErr(m.c.mapRefusal(decodeServerError(env)))
 	case protocol.TypeIMMessage:
 		msgs := in.msgs
 		if msgs == nil && len(env.Data) > 0 { // a frame that took the general path

@@ -211,6 +211,13 @@ export class Messenger {
         break;
       case 'error': {
         const err = new ParleyError(Number.isInteger(d.code) ? d.code : ErrorCode.PROTOCOL, `messaging: ${d.message || 'server error'}`);
+        if (err.code === ErrorCode.CONSENT_REQUIRED || err.code === ErrorCode.GUARDIAN_REQUIRED) {
+          // The server ended this login (the account was cancelled or
+          // its data deleted) and closes the socket: no reconnect, and
+          // the consent gate closes.
+          this.loggedIn = false;
+          this.o.onRefusal(err);
+        }
         this.o.emit('error', err);
         break;
       }
