@@ -36,9 +36,12 @@ const (
 	// qualityClockSlack forgives a from computed as "now − 14 days" on
 	// the browser's clock and sent a moment later.
 	qualityClockSlack = 5 * time.Minute
-	// qualityRowLimit is the telemetry query's row limit, per section;
-	// one row more is asked for to learn whether there were more.
-	qualityRowLimit = 10_000
+	// qualityRowLimit is how many telemetry rows (all sections) one
+	// query reads (consoleDeps.QualityRowLimit overrides it in tests).
+	// The series are bucketed while read, so memory is bounded by the
+	// points, not the rows; the limit bounds time: rows are read at
+	// about 300k/s (docs/benchmarks.md), so at most about 5 s.
+	qualityRowLimit = 1_500_000
 	// qualityEventSkew: an event's own event.at (the device clock) is
 	// used when it is this close to the server's receipt time (events
 	// wait at most one 2 s report interval on the device), else the
@@ -268,8 +271,8 @@ type (
 		Participants []qualityParticipantJSON     `json:"participants"`
 		Metrics      map[string]qualityMetricJSON `json:"metrics"`
 		Events       []qualityEventJSON           `json:"events"`
-		// Truncated: a section had more than qualityRowLimit rows in the
-		// range; everything shown is complete before CompleteTo, and
+		// Truncated: the range holds more than the row limit; everything
+		// shown is complete before CompleteTo, and
 		// nothing at or after it is shown (ask again from there).
 		Truncated  bool       `json:"truncated"`
 		CompleteTo *time.Time `json:"complete_to,omitempty"`
@@ -297,108 +300,132 @@ type (
 // qualityResult is one query's data, shared by the JSON and the SVG
 // answers so that both label participants alike.
 type qualityResult struct {
-	body qualityJSON
-	rows int // telemetry rows used (the audit record's count)
+	body     qualityJSON
+	rows     int // telemetry rows read (the audit record's count)
+	rowLimit int // per section, for the chart's note
 }
 
-// qualitySections are read whatever is drawn: participants are labelled
-// by first appearance in all of them, and the same cut applies when one
-// is truncated, so a chart and the JSON always agree.
+// qualitySections are read whatever is drawn, in one pass in time
+// order: participants are labelled by first appearance in all of them,
+// and one cut applies to all when the row limit is reached, so a chart
+// and the JSON always agree.
 var qualitySections = []string{protocol.SectionQuality, protocol.SectionStreams, protocol.SectionEvents}
 
-// loadQuality reads the three sections, each up to the row limit, and
-// builds the series.
+// qualityScanLimit is the row limit in force.
+func (a *consoleAPI) qualityScanLimit() int {
+	if a.deps.QualityRowLimit > 0 {
+		return a.deps.QualityRowLimit
+	}
+	return qualityRowLimit
+}
+
+// errQualityScanFull ends the scan at the row limit.
+var errQualityScanFull = errors.New("quality: row limit reached")
+
+// qualityEventRow is an event read, placed once the cut is known.
+type qualityEventRow struct {
+	receipt, at int64 // Unix ms: the server's receipt, where it is drawn
+	ref, typ    string
+}
+
+// loadQuality scans the three sections up to the row limit into
+// bucketed series (quality_series.go).
 func (a *consoleAPI) loadQuality(ctx context.Context, req qualityRequest) (*qualityResult, error) {
-	var secs [3][]telemetry.Point
-	var cut time.Time // when truncated: the first instant not complete
-	for i, sec := range qualitySections {
-		pts, err := a.deps.Telemetry.Query(ctx, req.app, telemetry.Query{Room: req.room, UserID: req.user,
-			Section: sec, From: req.from, To: req.to, Limit: qualityRowLimit + 1})
-		if err != nil {
-			return nil, fmt.Errorf("quality: %s: %w", sec, err)
+	limit := a.qualityScanLimit()
+	b := newSeriesBuilder(req.from.UnixMilli())
+	first := map[string]int64{} // participant → first appearance, Unix ms
+	var events []qualityEventRow
+	var cut int64 // when truncated: the first instant not complete
+	rows, last := 0, int64(0)
+	err := a.deps.Telemetry.Scan(ctx, req.app, telemetry.Query{Room: req.room, UserID: req.user,
+		Sections: qualitySections, From: req.from, To: req.to, Limit: limit + 1}, func(p telemetry.Point) error {
+		at := p.At.UnixMilli()
+		if rows == limit {
+			// One row more than the limit: the rows read are all there
+			// is before the last one's instant (others may share it).
+			cut = last
+			return errQualityScanFull
 		}
-		if len(pts) > qualityRowLimit {
-			// Rows come oldest first: those kept are all there is up
-			// to the last one's instant (others may share it).
-			pts = pts[:qualityRowLimit]
-			if last := pts[len(pts)-1].At; cut.IsZero() || last.Before(cut) {
-				cut = last
+		rows, last = rows+1, at
+		if t, ok := first[p.User]; !ok || at < t {
+			first[p.User] = at
+		}
+		switch p.Section {
+		case protocol.SectionQuality:
+			addQualityRow(b, p.User, at, p.Fields)
+		case protocol.SectionStreams:
+			addStreamRow(b, p.User, at, p.Fields)
+		case protocol.SectionEvents:
+			if typ, _ := p.Fields["event.type"].(string); typ != "" {
+				events = append(events, qualityEventRow{receipt: at, at: qualityEventTime(p), ref: p.User, typ: typ})
 			}
 		}
-		secs[i] = pts
+		return nil
+	})
+	if err != nil && !errors.Is(err, errQualityScanFull) {
+		return nil, fmt.Errorf("quality: %w", err)
 	}
-	res := &qualityResult{body: qualityJSON{From: req.from, To: req.to, Room: req.roomText, User: req.user,
+	res := &qualityResult{rows: rows, rowLimit: limit, body: qualityJSON{From: req.from, To: req.to, Room: req.roomText, User: req.user,
 		Participants: []qualityParticipantJSON{}, Metrics: map[string]qualityMetricJSON{}, Events: []qualityEventJSON{}}}
-	if !cut.IsZero() {
-		for i := range secs {
-			secs[i] = slices.DeleteFunc(secs[i], func(p telemetry.Point) bool { return !p.At.Before(cut) })
-		}
-		c := cut.UTC()
+	if cut = b.finish(cut); cut != 0 {
+		c := time.UnixMilli(cut).UTC()
 		res.body.Truncated, res.body.CompleteTo = true, &c
 	}
+	shown := func(t int64) bool { return cut == 0 || t < cut }
 
 	// Participants: P1, P2, … in order of first appearance.
-	first := map[string]time.Time{}
-	for _, pts := range secs {
-		res.rows += len(pts)
-		for _, p := range pts {
-			if t, ok := first[p.User]; !ok || p.At.Before(t) {
-				first[p.User] = p.At
-			}
-		}
-	}
 	refs := make([]string, 0, len(first))
-	for ref := range first {
-		refs = append(refs, ref)
+	for ref, t := range first {
+		if shown(t) {
+			refs = append(refs, ref)
+		}
 	}
 	slices.SortFunc(refs, func(x, y string) int {
-		return cmp.Or(first[x].Compare(first[y]), strings.Compare(x, y))
+		return cmp.Or(cmp.Compare(first[x], first[y]), strings.Compare(x, y))
 	})
-	index := make(map[string]int, len(refs))
+	order := make(map[string]int, len(refs))
 	for i, ref := range refs {
-		index[ref] = i
+		order[ref] = i
 		res.body.Participants = append(res.body.Participants, qualityParticipantJSON{Ref: ref, Label: qualityLabel(i)})
 	}
-
-	b := newSeriesBuilder()
-	for _, p := range secs[0] {
-		pi, at := index[p.User], p.At.UnixMilli()
-		b.add("rtt", pi, "rtt", at, p.Fields, "quality.rtt_ms", maxOf)
-		b.add("loss", pi, "up loss", at, p.Fields, "quality.up_loss_pct", maxOf)
-		b.add("loss", pi, "down loss", at, p.Fields, "quality.down_loss_pct", maxOf)
-		b.add("cpu", pi, "app", at, p.Fields, "quality.cpu_app_pct", maxOf)
-		b.add("cpu", pi, "system", at, p.Fields, "quality.cpu_system_pct", maxOf)
-	}
-	for _, p := range secs[1] {
-		dir, _ := p.Fields["stream.direction"].(string)
-		kind, _ := p.Fields["stream.kind"].(string)
-		if dir == "" || kind == "" {
-			continue // cannot be named
-		}
-		typ, _ := p.Fields["stream.type"].(string)
-		name, pi, at := streamSeriesName(dir, kind, typ), index[p.User], p.At.UnixMilli()
-		// One report carries a stream per remote peer: the rates add up
-		// to what the device receives; frame rate and height are the
-		// best stream's.
-		b.add("bitrate", pi, name, at, p.Fields, "stream.bitrate_kbps", func(x, y float64) float64 { return x + y })
-		if kind == "video" {
-			b.add("fps", pi, name, at, p.Fields, "stream.fps", maxOf)
-			b.add("resolution", pi, name, at, p.Fields, "stream.height", maxOf)
-		}
-	}
 	for _, m := range qualityMetrics {
-		res.body.Metrics[m.name] = qualityMetricJSON{Unit: m.unit, Series: b.series(m.name)}
+		res.body.Metrics[m.name] = qualityMetricJSON{Unit: m.unit, Series: b.series(m.name, order)}
 	}
-	for _, p := range secs[2] {
-		typ, _ := p.Fields["event.type"].(string)
-		if typ == "" {
-			continue
+	for _, e := range events {
+		if shown(e.receipt) {
+			res.body.Events = append(res.body.Events, qualityEventJSON{At: e.at, Participant: qualityLabel(order[e.ref]), Type: e.typ})
 		}
-		res.body.Events = append(res.body.Events, qualityEventJSON{At: qualityEventTime(p),
-			Participant: qualityLabel(index[p.User]), Type: typ})
 	}
 	slices.SortStableFunc(res.body.Events, func(x, y qualityEventJSON) int { return cmp.Compare(x.At, y.At) })
 	return res, nil
+}
+
+// addQualityRow feeds a quality-section row: the worse value of an
+// instant, and of a bucket.
+func addQualityRow(b *seriesBuilder, ref string, at int64, f map[string]any) {
+	b.add("rtt", ref, "rtt", at, f, "quality.rtt_ms", maxOf, bucketWorst)
+	b.add("loss", ref, "up loss", at, f, "quality.up_loss_pct", maxOf, bucketWorst)
+	b.add("loss", ref, "down loss", at, f, "quality.down_loss_pct", maxOf, bucketWorst)
+	b.add("cpu", ref, "app", at, f, "quality.cpu_app_pct", maxOf, bucketWorst)
+	b.add("cpu", ref, "system", at, f, "quality.cpu_system_pct", maxOf, bucketWorst)
+}
+
+// addStreamRow feeds a streams-section row. One report carries a stream
+// per remote peer: the rates of an instant add up to what the device
+// receives; frame rate and height are the best stream's. Buckets average.
+func addStreamRow(b *seriesBuilder, ref string, at int64, f map[string]any) {
+	dir, _ := f["stream.direction"].(string)
+	kind, _ := f["stream.kind"].(string)
+	if dir == "" || kind == "" {
+		return // cannot be named
+	}
+	typ, _ := f["stream.type"].(string)
+	name := streamSeriesName(dir, kind, typ)
+	b.add("bitrate", ref, name, at, f, "stream.bitrate_kbps", func(x, y float64) float64 { return x + y }, bucketMean)
+	if kind == "video" {
+		b.add("fps", ref, name, at, f, "stream.fps", maxOf, bucketMean)
+		b.add("resolution", ref, name, at, f, "stream.height", maxOf, bucketMean)
+	}
 }
 
 // maxOf combines two values of one instant: the worse rtt or loss, the
@@ -415,70 +442,6 @@ func qualityEventTime(p telemetry.Point) int64 {
 		return int64(at)
 	}
 	return rx
-}
-
-// seriesBuilder collects points per (metric, participant, name). Rows
-// arrive oldest first, and the rows of one report share one receipt
-// instant, so values of the same instant are combined with the last
-// point instead of drawn as a vertical zigzag.
-type seriesBuilder struct {
-	m map[string]map[seriesKey]*qualitySeriesJSON
-}
-
-type seriesKey struct {
-	participant int
-	name        string
-}
-
-func newSeriesBuilder() *seriesBuilder {
-	return &seriesBuilder{m: map[string]map[seriesKey]*qualitySeriesJSON{}}
-}
-
-func (b *seriesBuilder) add(metric string, participant int, name string, at int64, fields map[string]any, field string, combine func(x, y float64) float64) {
-	v, ok := fields[field].(float64)
-	if !ok {
-		return // not sent (a switch off, or an older SDK)
-	}
-	byKey := b.m[metric]
-	if byKey == nil {
-		byKey = map[seriesKey]*qualitySeriesJSON{}
-		b.m[metric] = byKey
-	}
-	k := seriesKey{participant, name}
-	s := byKey[k]
-	if s == nil {
-		s = &qualitySeriesJSON{Participant: qualityLabel(participant), Name: name}
-		byKey[k] = s
-	}
-	if n := len(s.Points); n > 0 && int64(s.Points[n-1][0]) == at {
-		s.Points[n-1][1] = combine(s.Points[n-1][1], v)
-		return
-	}
-	s.Points = append(s.Points, [2]float64{float64(at), v})
-}
-
-// series returns a metric's series: by participant, then by name.
-func (b *seriesBuilder) series(metric string) []qualitySeriesJSON {
-	keys := make([]seriesKey, 0, len(b.m[metric]))
-	for k := range b.m[metric] {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y seriesKey) int {
-		rx, okx := qualitySeriesOrder[x.name]
-		ry, oky := qualitySeriesOrder[y.name]
-		if !okx {
-			rx = len(qualitySeriesOrder)
-		}
-		if !oky {
-			ry = len(qualitySeriesOrder)
-		}
-		return cmp.Or(cmp.Compare(x.participant, y.participant), cmp.Compare(rx, ry), strings.Compare(x.name, y.name))
-	})
-	out := make([]qualitySeriesJSON, len(keys))
-	for i, k := range keys {
-		out[i] = *b.m[metric][k]
-	}
-	return out
 }
 
 // dataSpan is the time axis of the charts: the requested range, or, when
@@ -524,7 +487,7 @@ func (res *qualityResult) svg(req qualityRequest) ([]byte, error) {
 	c := chart.Chart{Title: title, Unit: m.Unit, From: from, To: to, Width: req.width, Height: req.height}
 	if res.body.Truncated {
 		c.Note = fmt.Sprintf("More than %d rows in this range: data shown up to %s; narrow the range or start from there",
-			qualityRowLimit, res.body.CompleteTo.Format("Jan 2 15:04:05 UTC"))
+			res.rowLimit, res.body.CompleteTo.Format("Jan 2 15:04:05 UTC"))
 	}
 	for _, s := range m.Series {
 		pts := make([]chart.Point, len(s.Points))

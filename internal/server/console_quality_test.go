@@ -48,7 +48,7 @@ type qualityFixture struct {
 // the fixture's data directory. It is a second API over the same stores
 // (the operators and their sessions are in the database), built with its
 // telemetry rather than patched in while a server runs.
-func newQualityFixture(t *testing.T) *qualityFixture {
+func newQualityFixture(t *testing.T, opts ...func(*consoleDeps)) *qualityFixture {
 	t.Helper()
 	f := newConsoleFixture(t)
 	clock := new(atomic.Int64)
@@ -59,8 +59,12 @@ func newQualityFixture(t *testing.T) *qualityFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tel.Close() })
-	api, err := newConsoleAPI(consoleDeps{Local: f.local, Consent: f.api.consent, Inventory: f.api.inv,
-		Notifier: f.api.deps.Notifier, Telemetry: tel, Iterations: 1000})
+	deps := consoleDeps{Local: f.local, Consent: f.api.consent, Inventory: f.api.inv,
+		Notifier: f.api.deps.Notifier, Telemetry: tel, Iterations: 1000}
+	for _, o := range opts {
+		o(&deps)
+	}
+	api, err := newConsoleAPI(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,12 +532,13 @@ func TestQualitySVG(t *testing.T) {
 	}
 }
 
-// TestQualityTruncated: more rows than the telemetry query's limit are
-// cut at one instant for every section, and the answer says so.
+// TestQualityTruncated: more rows than the row limit are cut at one
+// instant for every section, and the answer says so.
 func TestQualityTruncated(t *testing.T) {
-	qf := newQualityFixture(t)
+	const limit = 1000
+	qf := newQualityFixture(t, func(d *consoleDeps) { d.QualityRowLimit = limit })
 	start := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
-	const n = qualityRowLimit + 50
+	const n = limit + 50
 	reps := make([]qualityReport, 0, n+1)
 	for i := range n {
 		reps = append(reps, qualityReport{at: start.Add(time.Duration(i) * time.Second), room: qRoom, user: qAlice,
@@ -547,12 +552,12 @@ func TestQualityTruncated(t *testing.T) {
 	q := url.Values{"room": {"1234"}, "from": {start.Add(-time.Minute).Format(time.RFC3339)}}
 	status, _, raw := qf.get(t, qf.path(false, q), qf.tokens[operator.RoleDeveloper])
 	a := decodeQuality(t, raw)
-	cut := start.Add((qualityRowLimit - 1) * time.Second)
+	cut := start.Add((limit - 1) * time.Second)
 	if status != http.StatusOK || !a.Truncated || a.CompleteTo == nil || !a.CompleteTo.Equal(cut) {
 		t.Fatalf("truncated %v complete_to %v, want %s", a.Truncated, a.CompleteTo, cut)
 	}
 	pts := a.points(t, "rtt", "P1", "rtt")
-	if len(pts) != qualityRowLimit-1 || int64(pts[len(pts)-1][0]) >= cut.UnixMilli() {
+	if len(pts) != limit-1 || int64(pts[len(pts)-1][0]) >= cut.UnixMilli() {
 		t.Errorf("%d points up to %v", len(pts), pts[len(pts)-1])
 	}
 	if len(a.Events) != 0 {
@@ -560,7 +565,7 @@ func TestQualityTruncated(t *testing.T) {
 	}
 	q.Set("metric", "rtt")
 	_, _, doc := qf.get(t, qf.path(true, q), qf.tokens[operator.RoleDeveloper])
-	if !bytes.Contains(doc, []byte("More than 10000 rows in this range")) {
+	if !bytes.Contains(doc, []byte("More than 1000 rows in this range")) {
 		t.Errorf("the chart does not say it is cut: %.600s", doc)
 	}
 }
@@ -660,5 +665,53 @@ func TestQualityDataSpan(t *testing.T) {
 	empty := &qualityResult{}
 	if f, tt := empty.dataSpan(from, to); !f.Equal(from) || !tt.Equal(to) {
 		t.Fatalf("no data changed the range: %s – %s", f, tt)
+	}
+}
+
+// TestQualityLongCallIsWholeAndBucketed: a six-hour call (10,800 reports,
+// more than one page of the store) in a 14-day view comes back whole,
+// not truncated, in at most qualityMaxPoints buckets of one width, with
+// its rtt spike and its enter event.
+func TestQualityLongCallIsWholeAndBucketed(t *testing.T) {
+	qf := newQualityFixture(t)
+	start := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	const n = 6 * 3600 / 2
+	reps := make([]qualityReport, 0, n)
+	for i := range n {
+		rtt := 20
+		if i == n/2 {
+			rtt = 1500
+		}
+		js := fmt.Sprintf(`{"quality":{"quality.rtt_ms":%d}}`, rtt)
+		if i == 0 {
+			js = `{"quality":{"quality.rtt_ms":20},"events":[{"event.type":"enter_room"}]}`
+		}
+		reps = append(reps, qualityReport{at: start.Add(time.Duration(i) * 2 * time.Second), room: qRoom, user: qAlice, js: js})
+	}
+	qf.ingest(t, reps)
+	from := time.Now().Add(-14*24*time.Hour + time.Minute)
+	q := url.Values{"room": {"1234"}, "from": {from.Format(time.RFC3339)}}
+	status, _, raw := qf.get(t, qf.path(false, q), qf.tokens[operator.RoleDeveloper])
+	a := decodeQuality(t, raw)
+	if status != http.StatusOK || a.Truncated {
+		t.Fatalf("status %d truncated %v", status, a.Truncated)
+	}
+	pts := a.points(t, "rtt", "P1", "rtt")
+	if len(pts) > qualityMaxPoints || len(pts) < n/16 {
+		t.Fatalf("%d points for %d reports", len(pts), n)
+	}
+	width := pts[1][0] - pts[0][0]
+	var top float64
+	for i, p := range pts {
+		if i > 0 && p[0]-pts[i-1][0] != width {
+			t.Fatalf("points %d and %d are %v ms apart, want one width %v", i-1, i, p[0]-pts[i-1][0], width)
+		}
+		top = max(top, p[1])
+	}
+	if width < 4000 || top != 1500 {
+		t.Fatalf("bucket width %v ms, highest rtt %v (the spike is 1500)", width, top)
+	}
+	if len(a.Events) != 1 || a.Events[0].Type != "enter_room" {
+		t.Fatalf("events %+v", a.Events)
 	}
 }

@@ -43,8 +43,11 @@ type consoleDeps struct {
 	Live      *liveRooms // usage meter and media state of Rooms
 	Telemetry *telemetry.Service
 	Rights    *Rights
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// QualityRowLimit overrides the quality dashboard's rows read per
+	// telemetry section (tests); 0 means qualityRowLimit.
+	QualityRowLimit int
+	Logger          *slog.Logger
+	Now             func() time.Time
 	// Iterations of new password hashes (tests); 0 means the default.
 	Iterations int
 }

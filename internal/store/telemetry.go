@@ -17,6 +17,9 @@ type TelemetryRecord struct {
 	DeviceRef []byte // HMAC pseudonym of the device id
 	Section   string // quality, streams, device, events
 	Data      []byte // JSON object of inventory-validated fields
+	// ID is the row's key as the store returned it (time-ordered): a
+	// TelemetryQuery.After cursor. Ignored on insert.
+	ID int64
 	// UserID is the clear user id, used only to seal the device section
 	// (device facts) under the user's data key; never stored. Empty
 	// stores Data as given.
@@ -34,8 +37,18 @@ type TelemetryQuery struct {
 	RoomKey  string // optional
 	UserRef  []byte // optional
 	Section  string // optional
+	// Sections, when set, selects records of any of these sections
+	// (with Section empty).
+	Sections []string
 	From, To time.Time
 	Limit    int // 0 = 10,000
+	// After, when not 0, is the ID of the last record of the previous
+	// page: only records after it are returned (keyset paging).
+	After int64
+	// KeepErased returns records whose sealed data can no longer be
+	// opened (the user's key was destroyed) with nil Data, instead of
+	// leaving them out, so that a pager's cursor passes them.
+	KeepErased bool
 }
 
 // TelemetryPartition is one day's table.

@@ -3,11 +3,14 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-rtc/parley/internal/keyring"
+	"github.com/parley-rtc/parley/internal/store"
 )
 
 // TestQueryPointsCarryUserPseudonym: a room query tells participants
@@ -79,5 +82,58 @@ func TestQueryPointsCarryUserPseudonym(t *testing.T) {
 	bp, err := svc.Query(ctx, session.SDKAppID, byUser)
 	if err != nil || len(bp) != 2 || want[bp[0].User] != "bob" || want[bp[1].User] != "bob" {
 		t.Fatalf("user query: %+v, %v", bp, err)
+	}
+}
+
+// TestScanPagesThroughEverything: Scan returns every point of a range
+// that spans two day tables and many pages, in order, with rows sharing
+// one millisecond split across page boundaries; Limit caps it and fn's
+// error ends it.
+func TestScanPagesThroughEverything(t *testing.T) {
+	svc, db := newTestService(t)
+	ctx := context.Background()
+	midnight := time.Now().UTC().Truncate(24 * time.Hour)
+	start := midnight.Add(-time.Hour)
+	const n = 3*scanPage + 77
+	recs := make([]store.TelemetryRecord, n)
+	for i := range recs {
+		// Five rows per millisecond, crossing midnight half way.
+		at := start.Add(time.Duration(i/5) * (2 * time.Hour / (n / 5)))
+		recs[i] = store.TelemetryRecord{At: at, SDKAppID: 7, RoomKey: "n:1", UserRef: []byte("u"), DeviceRef: []byte("d"), Section: "quality",
+			Data: []byte(fmt.Sprintf(`{"quality.rtt_ms":%d}`, i))}
+	}
+	if err := db.InsertTelemetry(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	q := Query{From: start, To: start.Add(3 * time.Hour)}
+	var got []int
+	if err := svc.Scan(ctx, 7, q, func(p Point) error {
+		got = append(got, int(p.Fields["quality.rtt_ms"].(float64)))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("scanned %d points, want %d", len(got), n)
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("point %d is row %d: order or paging broken", i, v)
+		}
+	}
+	q.Limit = scanPage + 3
+	count := 0
+	if err := svc.Scan(ctx, 7, q, func(Point) error { count++; return nil }); err != nil || count != q.Limit {
+		t.Fatalf("with Limit %d: %d points, %v", q.Limit, count, err)
+	}
+	stop := errors.New("enough")
+	q.Limit, count = 0, 0
+	if err := svc.Scan(ctx, 7, q, func(Point) error {
+		if count++; count == 10 {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) || count != 10 {
+		t.Fatalf("fn's error: %v after %d points", err, count)
 	}
 }

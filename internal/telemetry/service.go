@@ -266,6 +266,7 @@ type Query struct {
 	Room     *protocol.RoomRef
 	UserID   string
 	Section  string
+	Sections []string // any of these, when set (Section empty)
 	From, To time.Time
 	Limit    int
 }
@@ -285,27 +286,79 @@ type Point struct {
 
 // Query returns the app's telemetry matching q, oldest first.
 func (s *Service) Query(ctx context.Context, sdkAppID uint32, q Query) ([]Point, error) {
-	sq := store.TelemetryQuery{SDKAppID: sdkAppID, Section: q.Section, From: q.From, To: q.To, Limit: q.Limit}
+	recs, err := s.cfg.Store.QueryTelemetry(ctx, s.storeQuery(sdkAppID, q))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Point, 0, len(recs))
+	for _, r := range recs {
+		p, err := toPoint(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// scanPage is how many rows Scan reads from the store at a time.
+const scanPage = 4096
+
+// Scan calls fn with each point matching q, oldest first, reading the
+// store a page at a time, so memory stays at one page however long the
+// range. q.Limit caps the points read in all (0: no cap). An error from
+// fn ends the scan and is returned.
+func (s *Service) Scan(ctx context.Context, sdkAppID uint32, q Query, fn func(Point) error) error {
+	sq := s.storeQuery(sdkAppID, q)
+	sq.KeepErased = true // the cursor must pass them; fn never sees them
+	for read := 0; q.Limit <= 0 || read < q.Limit; {
+		sq.Limit = scanPage
+		if q.Limit > 0 {
+			sq.Limit = min(scanPage, q.Limit-read)
+		}
+		recs, err := s.cfg.Store.QueryTelemetry(ctx, sq)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Data == nil {
+				continue // erased: unreadable for good
+			}
+			p, err := toPoint(r)
+			if err != nil {
+				return err
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		read += len(recs)
+		if len(recs) < sq.Limit {
+			return nil
+		}
+		sq.After = recs[len(recs)-1].ID
+	}
+	return nil
+}
+
+func (s *Service) storeQuery(sdkAppID uint32, q Query) store.TelemetryQuery {
+	sq := store.TelemetryQuery{SDKAppID: sdkAppID, Section: q.Section, Sections: q.Sections, From: q.From, To: q.To, Limit: q.Limit}
 	if q.Room != nil {
 		sq.RoomKey = q.Room.Key()
 	}
 	if q.UserID != "" {
 		sq.UserRef = s.Pseudonym(sdkAppID, "user", q.UserID)
 	}
-	recs, err := s.cfg.Store.QueryTelemetry(ctx, sq)
-	if err != nil {
-		return nil, err
+	return sq
+}
+
+func toPoint(r store.TelemetryRecord) (Point, error) {
+	p := Point{At: r.At, Room: r.RoomKey, Section: r.Section}
+	if len(r.UserRef) > 0 {
+		p.User = keyring.RefText(r.UserRef)
 	}
-	out := make([]Point, 0, len(recs))
-	for _, r := range recs {
-		p := Point{At: r.At, Room: r.RoomKey, Section: r.Section}
-		if len(r.UserRef) > 0 {
-			p.User = keyring.RefText(r.UserRef)
-		}
-		if err := json.Unmarshal(r.Data, &p.Fields); err != nil {
-			return nil, fmt.Errorf("telemetry: stored record: %w", err)
-		}
-		out = append(out, p)
+	if err := json.Unmarshal(r.Data, &p.Fields); err != nil {
+		return Point{}, fmt.Errorf("telemetry: stored record: %w", err)
 	}
-	return out, nil
+	return p, nil
 }

@@ -164,19 +164,30 @@ func (db *DB) partitionsBetween(ctx context.Context, from, to time.Time) ([]stri
 	return names, rows.Err()
 }
 
-// QueryTelemetry reads one app's records in [From, To), oldest first.
+// QueryTelemetry reads one app's records in [From, To), oldest first,
+// after the cursor q.After when set.
 func (db *DB) QueryTelemetry(ctx context.Context, q store.TelemetryQuery) ([]store.TelemetryRecord, error) {
 	if q.Limit <= 0 {
 		q.Limit = 10000
 	}
-	names, err := db.partitionsBetween(ctx, q.From, q.To)
+	from := q.From
+	if t := time.UnixMilli(q.After >> idSeqBits); q.After != 0 && t.After(from) {
+		from = t // the day tables before the cursor's hold nothing newer
+	}
+	names, err := db.partitionsBetween(ctx, from, q.To)
 	if err != nil {
 		return nil, err
 	}
 	var out []store.TelemetryRecord
 	for _, name := range names {
 		where := []string{"id >= ?", "id < ?", "sdkappid = ?"}
-		args := []any{idAt(q.From), idAt(q.To), int64(q.SDKAppID)}
+		// One lower bound: SQLite would range-scan on one of two and
+		// filter on the other, rescanning the day from From on every page.
+		lo := idAt(q.From)
+		if q.After != 0 {
+			lo = max(lo, q.After+1)
+		}
+		args := []any{lo, idAt(q.To), int64(q.SDKAppID)}
 		if q.RoomKey != "" {
 			where, args = append(where, "room_key = ?"), append(args, q.RoomKey)
 		}
@@ -185,6 +196,12 @@ func (db *DB) QueryTelemetry(ctx context.Context, q store.TelemetryQuery) ([]sto
 		}
 		if q.Section != "" {
 			where, args = append(where, "section = ?"), append(args, q.Section)
+		}
+		if len(q.Sections) > 0 {
+			where = append(where, "section IN ("+strings.Repeat("?, ", len(q.Sections)-1)+"?)")
+			for _, sec := range q.Sections {
+				args = append(args, sec)
+			}
 		}
 		args = append(args, q.Limit-len(out))
 		rows, err := db.read.QueryContext(ctx, `SELECT id, room_key, user_ref, device_ref, section, data FROM `+name+
@@ -200,13 +217,13 @@ func (db *DB) QueryTelemetry(ctx context.Context, q store.TelemetryQuery) ([]sto
 				rows.Close()
 				return nil, err
 			}
-			r.At = time.UnixMilli(id >> idSeqBits).UTC()
+			r.At, r.ID = time.UnixMilli(id>>idSeqBits).UTC(), id
 			var ok bool
 			if r.Data, ok, err = db.openTelemetryData(ctx, r, data); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			if ok {
+			if ok || q.KeepErased {
 				out = append(out, r)
 			}
 		}

@@ -147,4 +147,14 @@ func TestTelemetryDeviceFactsSealed(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Section != "quality" {
 		t.Fatalf("after the shred: %+v, %v; want only the quality record", got, err)
 	}
+	// A pager asks for the erased rows too, to move its cursor past
+	// them: they come with nil Data, in id order.
+	got, err = db.QueryTelemetry(ctx, store.TelemetryQuery{SDKAppID: 1, UserRef: uref, From: at.Add(-time.Hour), To: at.Add(time.Hour), KeepErased: true})
+	if err != nil || len(got) != 2 || got[0].Data != nil || got[0].Section != "device" || got[1].Data == nil || got[0].ID >= got[1].ID {
+		t.Fatalf("KeepErased: %+v, %v; want the device record without data, then the quality one", got, err)
+	}
+	got, err = db.QueryTelemetry(ctx, store.TelemetryQuery{SDKAppID: 1, UserRef: uref, From: at.Add(-time.Hour), To: at.Add(time.Hour), After: got[0].ID})
+	if err != nil || len(got) != 1 || got[0].Section != "quality" {
+		t.Fatalf("After the first id: %+v, %v", got, err)
+	}
 }
