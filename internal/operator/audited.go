@@ -19,7 +19,14 @@ type Read struct {
 	SDKAppID uint32
 	Records  int
 	Filters  []string
-	Body     any
+	// Body is the answer: written as JSON, unless it is a BodyWriter.
+	Body any
+}
+
+// BodyWriter is a Read.Body that writes its own 200 answer (a chart, a
+// file), after the audit record is appended like any other.
+type BodyWriter interface {
+	WriteBody(w http.ResponseWriter)
 }
 
 // ReadFunc performs an audited read for op. Return an *Error for a
@@ -74,6 +81,10 @@ func (c *Console) Audited(endpoint string, read ReadFunc) http.Handler {
 			c.log.Error("console: audit append failed; read refused", "endpoint", endpoint, "operator_id", op.ID, "err", err)
 			WriteError(w, Errorf(http.StatusServiceUnavailable, "audit_unavailable",
 				"%v: the read was not recorded, so its data is not returned (SEC-2); retry", ErrAudit))
+			return
+		}
+		if bw, ok := res.Body.(BodyWriter); ok {
+			bw.WriteBody(w)
 			return
 		}
 		WriteJSON(w, http.StatusOK, res.Body)

@@ -92,6 +92,9 @@ func newFixture(t *testing.T, a Auditor) *fixture {
 			if r.URL.Query().Get("bad") != "" {
 				return Read{}, Errorf(http.StatusBadRequest, "invalid_parameter", "bad is bad")
 			}
+			if r.URL.Query().Get("as") == "text" {
+				return Read{SDKAppID: 1400000001, Records: 1, Body: textBody("user_id alice-secret")}, nil
+			}
 			return Read{SDKAppID: 1400000001, Records: 1, Filters: []string{"user"}, Body: map[string]string{"user_id": "alice-secret"}}, nil
 		})))
 	f := &fixture{svc: svc, db: db, srv: httptest.NewServer(mux), tokens: map[Role]string{}}
@@ -181,7 +184,7 @@ func TestAuditedReadRecordsOnce(t *testing.T) {
 }
 
 // proves SEC-2: when the audit log cannot record the read, the data is
-// not returned.
+// not returned, whether as JSON or written by a BodyWriter.
 func TestAuditedReadFailsWithoutAudit(t *testing.T) {
 	f := newFixture(t, failingAuditor{})
 	resp, body := f.do(t, "GET", "/v1/console/secret", f.tokens[RoleOwner], "")
@@ -189,6 +192,48 @@ func TestAuditedReadFailsWithoutAudit(t *testing.T) {
 		!strings.Contains(errMessage(body), "audit log unavailable") {
 		t.Fatalf("got %d %v", resp.StatusCode, body)
 	}
+	status, ctype, raw := f.getRaw(t, "/v1/console/secret?as=text", f.tokens[RoleOwner])
+	if status != http.StatusServiceUnavailable || strings.Contains(raw, "alice") || !strings.HasPrefix(ctype, "application/json") {
+		t.Fatalf("BodyWriter without audit: %d %s %q", status, ctype, raw)
+	}
+}
+
+// textBody is a Read.Body that writes itself as text/plain.
+type textBody string
+
+func (b textBody) WriteBody(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, string(b))
+}
+
+// A BodyWriter body is written as it writes itself, once its read is
+// recorded like any other.
+func TestAuditedReadBodyWriter(t *testing.T) {
+	f := newFixture(t, nil)
+	status, ctype, raw := f.getRaw(t, "/v1/console/secret?as=text", f.tokens[RoleAuditor])
+	if status != http.StatusOK || ctype != "text/plain; charset=utf-8" || raw != "user_id alice-secret" {
+		t.Fatalf("got %d %s %q", status, ctype, raw)
+	}
+	recs := auditRecords(t, f.db, audit.KindOperatorRead)
+	if len(recs) != 1 || recs[0].Detail["role"] != "auditor" || recs[0].Detail["endpoint"] != "GET /v1/console/secret" {
+		t.Fatalf("records %+v", recs)
+	}
+}
+
+func (f *fixture) getRaw(t *testing.T, path, token string) (status int, contentType, body string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, f.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(raw)
 }
 
 func TestLoginHandler(t *testing.T) {

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -109,7 +107,7 @@ func (a *consoleAPI) registerQuality(mux *http.ServeMux) {
 	mux.Handle(qualityPath, need(qualityRoute(http.HandlerFunc(a.roomQualityJSON),
 		a.con.Audited(qualityPath, a.userQualityJSON))))
 	mux.Handle(qualitySVGPath, need(qualityRoute(http.HandlerFunc(a.roomQualitySVG),
-		auditedSVG(a.con.Audited(qualitySVGPath, a.userQualitySVG)))))
+		a.con.Audited(qualitySVGPath, a.userQualitySVG))))
 }
 
 // qualityRoute sends a query that names a user through the audited
@@ -555,7 +553,7 @@ func (a *consoleAPI) userQualitySVG(r *http.Request, _ operator.Operator) (opera
 	if err != nil {
 		return operator.Read{}, err
 	}
-	return operator.Read{SDKAppID: req.app, Records: res.rows, Filters: req.filters, Body: qualitySVGBody{SVG: string(doc)}}, nil
+	return operator.Read{SDKAppID: req.app, Records: res.rows, Filters: req.filters, Body: svgBody(doc)}, nil
 }
 
 func (a *consoleAPI) qualityError(w http.ResponseWriter, err error) {
@@ -580,59 +578,7 @@ func writeSVG(w http.ResponseWriter, doc []byte) {
 	_, _ = w.Write(doc)
 }
 
-// qualitySVGBody carries a chart through operator.Audited, which writes
-// JSON: auditedSVG turns the wrapper's 200 back into the document.
-type qualitySVGBody struct {
-	SVG string `json:"svg"`
-}
+// svgBody is a chart as the answer of an audited read.
+type svgBody []byte
 
-// auditedSVG serves an Audited handler whose body is a qualitySVGBody as
-// image/svg+xml. The wrapper still decides everything SEC-2 needs — the
-// permission, the audit record, and answering only once it is appended —
-// because its answer is buffered here and only a 200 becomes a chart;
-// errors pass through unchanged.
-func auditedSVG(audited http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := &bufferedResponse{header: http.Header{}}
-		audited.ServeHTTP(buf, r)
-		if buf.status == 0 {
-			buf.status = http.StatusOK
-		}
-		if buf.status != http.StatusOK {
-			for k, v := range buf.header {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(buf.status)
-			_, _ = w.Write(buf.body.Bytes())
-			return
-		}
-		var body qualitySVGBody
-		if err := json.Unmarshal(buf.body.Bytes(), &body); err != nil {
-			operator.WriteError(w, operator.Errorf(http.StatusInternalServerError, "internal", "chart failed; retry"))
-			return
-		}
-		writeSVG(w, []byte(body.SVG))
-	})
-}
-
-// bufferedResponse holds a handler's answer until it is complete.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(status int) {
-	if b.status == 0 {
-		b.status = status
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
-}
+func (b svgBody) WriteBody(w http.ResponseWriter) { writeSVG(w, b) }
