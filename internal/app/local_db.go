@@ -100,6 +100,7 @@ func appAuditor(log *audit.Log) func(ctx context.Context, sdkAppID uint32, chang
 		for k, v := range detail {
 			d[k] = v
 		}
+		audit.AddActor(ctx, d) // the console operator, when one asked
 		_, err := log.Append(ctx, audit.Entry{Kind: audit.KindAppSettings, SDKAppID: sdkAppID, Detail: d})
 		return err
 	}

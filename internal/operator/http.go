@@ -142,7 +142,10 @@ func (c *Console) RequireRole(p Permission) func(http.Handler) http.Handler {
 				WriteError(w, Errorf(http.StatusForbidden, "forbidden", "%v", err))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, op)))
+			// The actor lets services that audit their own changes name
+			// the operator (audit.AddActor).
+			ctx := audit.WithActor(context.WithValue(r.Context(), ctxKey{}, op), audit.Actor{Operator: op.ID, Role: string(op.Role)})
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

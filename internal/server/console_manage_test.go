@@ -250,6 +250,9 @@ func TestConsoleManageAppLifecycle(t *testing.T) {
 		t.Fatalf("rotate: %d %v", resp.StatusCode, body)
 	}
 
+	_, me = f.call(t, "GET", "/v1/console/me", f.tokens[operator.RoleDeveloper], "")
+	devOp, _ := me["operator"].(map[string]any)
+	devID := fmt.Sprint(devOp["id"])
 	var changes []string
 	for _, rec := range f.auditRecords(t, audit.KindAppSettings) {
 		if rec.SDKAppID != id {
@@ -261,9 +264,14 @@ func TestConsoleManageAppLifecycle(t *testing.T) {
 			if rec.Detail["operator"] != ownerID || rec.Detail["role"] != "owner" {
 				t.Errorf("creation record %+v; want operator %s", rec.Detail, ownerID)
 			}
-		case "settings":
-			if rec.Detail["message_retention_days"] != "30" || rec.Detail["relay"] != "true" {
-				t.Errorf("settings record %+v", rec.Detail)
+		case "settings": // by the developer, through the app service
+			if rec.Detail["message_retention_days"] != "30" || rec.Detail["relay"] != "true" ||
+				rec.Detail["operator"] != devID || rec.Detail["role"] != "developer" {
+				t.Errorf("settings record %+v; want operator %s", rec.Detail, devID)
+			}
+		case "secret_rotated":
+			if rec.Detail["operator"] != ownerID || rec.Detail["role"] != "owner" {
+				t.Errorf("rotation record %+v; want operator %s", rec.Detail, ownerID)
 			}
 		}
 	}
