@@ -130,11 +130,14 @@ type manageCallbackJSON struct {
 	Configured bool   `json:"configured"`
 }
 
+func toManageSettings(s store.AppSettings) manageSettingsJSON {
+	return manageSettingsJSON{Recording: s.Recording, Relay: s.Relay, BillingMode: string(s.BillingMode),
+		EnforcePrivateMapKey: s.EnforcePrivateMapKey, MessageRetentionDays: s.MessageRetentionDays, MinorAudience: s.MinorAudience}
+}
+
 func (a *consoleAPI) appView(ctx context.Context, ap app.App) (manageAppJSON, error) {
-	s := ap.Settings
-	v := manageAppJSON{SDKAppID: ap.SDKAppID, Name: ap.Name, CreatedAt: ap.CreatedAt.UTC(), MinorAudience: s.MinorAudience,
-		Settings: manageSettingsJSON{Recording: s.Recording, Relay: s.Relay, BillingMode: string(s.BillingMode),
-			EnforcePrivateMapKey: s.EnforcePrivateMapKey, MessageRetentionDays: s.MessageRetentionDays, MinorAudience: s.MinorAudience}}
+	v := manageAppJSON{SDKAppID: ap.SDKAppID, Name: ap.Name, CreatedAt: ap.CreatedAt.UTC(), MinorAudience: ap.Settings.MinorAudience,
+		Settings: toManageSettings(ap.Settings)}
 	if cbs := a.deps.Local.Callbacks; cbs != nil {
 		cb, ok, err := cbs.Get(ctx, ap.SDKAppID)
 		if err != nil {

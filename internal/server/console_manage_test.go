@@ -240,6 +240,18 @@ func TestConsoleManageAppLifecycle(t *testing.T) {
 	if got, _ := f.local.Apps.Get(consoleCtx(t), id); !got.Settings.Relay || got.Settings.MessageRetentionDays != 30 {
 		t.Fatalf("stored settings: %+v", got.Settings)
 	}
+	// The list shows the same settings as the app's own page.
+	_, list := f.call(t, "GET", "/v1/console/apps", owner, "")
+	listed := false
+	for _, x := range list["apps"].([]any) {
+		if la := x.(map[string]any); la["sdkappid"] == float64(id) {
+			ls, _ := la["settings"].(map[string]any)
+			listed = ls["message_retention_days"] == 30.0 && ls["relay"] == true && ls["minor_audience"] == false
+		}
+	}
+	if !listed {
+		t.Fatalf("app list: %v", list)
+	}
 
 	if resp, b := f.call(t, "POST", path+"/rotate-secret", owner, `{"now":true}`); resp.StatusCode != 400 {
 		t.Fatalf("rotate with a body: %d %v", resp.StatusCode, b)

@@ -170,15 +170,10 @@ func (a *consoleAPI) listOperators(w http.ResponseWriter, r *http.Request) {
 }
 
 type consoleAppJSON struct {
-	SDKAppID  uint32    `json:"sdkappid"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	Settings  struct {
-		Recording            bool   `json:"recording"`
-		Relay                bool   `json:"relay"`
-		BillingMode          string `json:"billing_mode"`
-		EnforcePrivateMapKey bool   `json:"enforce_private_map_key"`
-	} `json:"settings"`
+	SDKAppID  uint32             `json:"sdkappid"`
+	Name      string             `json:"name"`
+	CreatedAt time.Time          `json:"created_at"`
+	Settings  manageSettingsJSON `json:"settings"`
 }
 
 // listApps returns the apps and their settings, never secrets.
@@ -190,10 +185,7 @@ func (a *consoleAPI) listApps(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]consoleAppJSON, len(apps))
 	for i, ap := range apps {
-		o := &out[i]
-		o.SDKAppID, o.Name, o.CreatedAt = ap.SDKAppID, ap.Name, ap.CreatedAt.UTC()
-		o.Settings.Recording, o.Settings.Relay = ap.Settings.Recording, ap.Settings.Relay
-		o.Settings.BillingMode, o.Settings.EnforcePrivateMapKey = string(ap.Settings.BillingMode), ap.Settings.EnforcePrivateMapKey
+		out[i] = consoleAppJSON{SDKAppID: ap.SDKAppID, Name: ap.Name, CreatedAt: ap.CreatedAt.UTC(), Settings: toManageSettings(ap.Settings)}
 	}
 	operator.WriteJSON(w, http.StatusOK, map[string]any{"apps": out})
 }
