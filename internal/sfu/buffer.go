@@ -40,10 +40,6 @@ type extPacket struct {
 	arrival  int64 // wall clock, ns
 	keyframe bool
 	layer    int
-	// flowing: this packet's layer ended a frame within layerFlowingGap
-	// before it, so the layer is streaming steadily rather than waking
-	// from a pause (see PublishedTrack.liveLayerAtMost).
-	flowing bool
 }
 
 type nackEntry struct {
@@ -277,9 +273,6 @@ func (b *buffer) storeLocked(pkt []byte, arrival int64) bool {
 	payload := b.ring[off+uint64(hl) : off+uint64(hl)+uint64(payLen)]
 	b.ep = extPacket{
 		hdr: &b.hdr, payload: payload, extSN: extSN, extTS: extTS, arrival: arrival, layer: b.p.layer,
-	}
-	if b.p.video && payLen > 0 {
-		b.ep.flowing = b.p.track.layers[b.p.layer].noteArrival(arrival, b.hdr.Marker)
 	}
 	if b.p.video && payLen > 0 {
 		switch b.p.codec {

@@ -153,32 +153,24 @@ func (d *DownTrack) writeRTP(ep *extPacket) {
 	if !d.bound {
 		return
 	}
-	switch {
-	case d.track.video:
-		// Forward the wanted layer, or while it is not live (not started
-		// yet, or paused by the publisher) the highest live one below it;
-		// switch only at a keyframe of the layer switched to, asking for
-		// one (throttled) until it comes.
-		want := d.target
-		if len(d.track.layers) > 1 {
-			want = d.track.liveLayerAtMost(d.target, ep.arrival, ep.flowing)
+	if d.track.video && d.current != d.target && ep.keyframe {
+		switch {
+		case ep.layer == d.target:
+			// Switch (or start) at a keyframe of the wanted layer.
+			d.mung.startSegment(ep.extSN, ep.extTS, ep.arrival, d.clockRate)
+			d.current = d.target
+		case d.current < 0 && ep.layer < d.target && d.track.layers[d.target].buf.Load() == nil:
+			// Nothing forwarded yet and the wanted layer has not
+			// started arriving at all: begin with a lower layer that
+			// has, and move up at the wanted layer's first keyframe.
+			// (When it is arriving, its keyframe was requested; wait.)
+			d.mung.startSegment(ep.extSN, ep.extTS, ep.arrival, d.clockRate)
+			d.current = ep.layer
 		}
-		if ep.layer == want && d.current != want {
-			if ep.keyframe {
-				if d.current >= 0 {
-					d.sub.e.metrics.layerSwitches.Inc()
-				}
-				d.mung.startSegment(ep.extSN, ep.extTS, ep.arrival, d.clockRate)
-				d.current = want
-			} else {
-				d.track.requestKeyframe(want)
-			}
-		}
-		if d.current < 0 {
-			d.sub.e.metrics.keyframeWaitDrops.Inc()
-			return
-		}
-	case d.current < 0:
+	} else if d.track.video && d.current < 0 {
+		d.sub.e.metrics.keyframeWaitDrops.Inc()
+		return
+	} else if !d.track.video && d.current < 0 {
 		d.mung.startSegment(ep.extSN, ep.extTS, ep.arrival, d.clockRate)
 		d.current = ep.layer
 	}

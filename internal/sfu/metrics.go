@@ -16,7 +16,6 @@ type metrics struct {
 	retransmits           prometheus.Counter
 	plisIn, plisOut       prometheus.Counter
 	keyframeWaitDrops     prometheus.Counter
-	layerSwitches         prometheus.Counter
 	retransmitsSuppressed prometheus.Counter
 }
 
@@ -36,13 +35,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		plisIn:                c("pli_in_total", "PLI/FIR received from subscribers."),
 		plisOut:               c("pli_out_total", "PLIs sent to publishers after throttling."),
 		keyframeWaitDrops:     c("keyframe_wait_drops_total", "Video packets dropped while a DownTrack waited for a keyframe."),
-		layerSwitches:         c("simulcast_layer_switches_total", "Simulcast layer changes of DownTracks (requested, paused layer fallback, recovery)."),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, pc := range []*prometheus.Counter{&m.packetsIn, &m.bytesIn, &m.packetsOut, &m.bytesOut, &m.nacksIn,
-		&m.nacksOut, &m.retransmits, &m.retransmitsSuppressed, &m.plisIn, &m.plisOut, &m.keyframeWaitDrops, &m.layerSwitches} {
+		&m.nacksOut, &m.retransmits, &m.retransmitsSuppressed, &m.plisIn, &m.plisOut, &m.keyframeWaitDrops} {
 		if err := reg.Register(*pc); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -21,16 +21,6 @@ const (
 	// CPU with 17-wide chunks at 1×50), more than writing ~30 packets
 	// serially saves, so a packet is split only into chunks this large.
 	minFanoutChunk = 32
-	// layerStallTimeout is how long a simulcast layer may send nothing
-	// while a lower one keeps streaming before subscribers fall back to
-	// the lower one. Chromium pauses upper layers without a word when its
-	// bandwidth estimate drops; waiting for them freezes the picture.
-	layerStallTimeout = time.Second
-	// layerFlowingGap: a layer whose previous frame ended less than this
-	// before a packet counts as streaming steadily. A screen share that
-	// sends one frame every few seconds never does, so its silent upper
-	// layers are not mistaken for paused ones.
-	layerFlowingGap = 500 * time.Millisecond
 )
 
 // layer is one simulcast encoding (or the only encoding) of a track.
@@ -39,24 +29,6 @@ type layer struct {
 	buf     atomic.Pointer[buffer]
 	ssrc    atomic.Uint32
 	lastPLI atomic.Int64 // ns, wall clock
-
-	// Written by the layer's buffer, read by every DownTrack of the
-	// track: wall clock ns of the last media packet and of the last
-	// frame end (RTP marker). Zero until the first.
-	lastArrival  atomic.Int64
-	lastFrameEnd atomic.Int64
-}
-
-// noteArrival records a media packet of the layer and reports whether the
-// layer was streaming steadily when it came (its previous frame ended
-// within layerFlowingGap).
-func (l *layer) noteArrival(arrival int64, frameEnd bool) bool {
-	prev := l.lastFrameEnd.Load()
-	l.lastArrival.Store(arrival)
-	if frameEnd {
-		l.lastFrameEnd.Store(arrival)
-	}
-	return prev != 0 && arrival-prev < int64(layerFlowingGap)
 }
 
 // PublishedTrack is a declared track of a publisher and its subscribers.
@@ -117,26 +89,6 @@ func (t *PublishedTrack) layerIndex(rid string) (int, bool) {
 // publisher declared. Until it arrives the DownTrack starts on a lower one
 // (see DownTrack.writeRTP).
 func (t *PublishedTrack) defaultLayer() int { return len(t.layers) - 1 }
-
-// liveLayerAtMost is the layer a DownTrack wanting layer target should
-// forward at time now: target itself unless it is not live, else the
-// highest live layer below it. It judges only on packets of a layer that
-// is streaming steadily (flowing): then a layer that never sent, or has
-// sent nothing for layerStallTimeout, is not live. Otherwise, and when no
-// layer is live, the answer is target. (Judging on the first packets of a
-// publisher, or of a frame after a long pause, would take layers that are
-// about to send for paused ones.)
-func (t *PublishedTrack) liveLayerAtMost(target int, now int64, flowing bool) int {
-	if !flowing {
-		return target
-	}
-	for l := target; l >= 0; l-- {
-		if last := t.layers[l].lastArrival.Load(); last != 0 && now-last < int64(layerStallTimeout) {
-			return l
-		}
-	}
-	return target
-}
 
 func (t *PublishedTrack) addDownTrack(dt *DownTrack) bool {
 	t.mu.Lock()

@@ -843,9 +843,9 @@ export class Parley {
       const layers = Array.isArray(info.layers) ? info.layers : [];
       const r = {
         userId: s.streamId, trackId: s.trackId, kind: track.kind, streamType, track, stream, key,
-        // simulcast: the RIDs and the layer asked for (the server starts
-        // at the top and falls back on its own while a layer is paused)
-        layers, layer: layers.length - 1,
+        // simulcast: the layer asked for (the server starts at the top),
+        // the one the app wants, and the stall watch's counters
+        layers, layer: layers.length - 1, want: layers.length - 1, stalled: 0, healthy: 0,
       };
       room.remoteByMid.set(mid, r);
       this.#emit('remoteStream', { userId: r.userId, streamType, kind: r.kind, trackId: r.trackId, stream, track });
@@ -875,7 +875,45 @@ export class Parley {
     await room.sig.request('set_layer', { user_id: String(userId), track_id: String(trackId), layer });
     for (const r of room.remoteByMid.values()) {
       const i = r.userId === String(userId) && r.trackId === String(trackId) ? r.layers.indexOf(layer) : -1;
-      if (i >= 0) r.layer = i;
+      if (i >= 0) {
+        r.layer = i;
+        r.want = i;
+        r.stalled = 0;
+        r.healthy = 0;
+      }
+    }
+  }
+
+  // Simulcast stall watch, once per statistics round. A publisher's
+  // browser pauses upper layers while its bandwidth estimate is low, and
+  // the server keeps forwarding the layer it is on: a received video that
+  // decodes no frame in a round while available drops to the lowest layer
+  // (which the sender never pauses). Stepping up is always safe (the
+  // server switches only at a keyframe of the new layer and forwards the
+  // current one until then), so after 10 s of good video it tries one
+  // layer up, never above the layer the app asked for (setRemoteLayer).
+  #watchLayers(room, round) {
+    for (const x of round.extra.inbound) {
+      const r = room.remoteByMid.get(x.mid);
+      if (!r || r.kind !== 'video' || r.layers.length < 2 || x.fresh) continue;
+      if (room.avail.get(availKey(r.userId, 'video', r.streamType)) === false) {
+        r.stalled = 0;
+        continue;
+      }
+      let next = -1;
+      if (x.frames === 0) {
+        r.healthy = 0;
+        if (++r.stalled >= 1 && r.layer > 0) next = 0;
+      } else {
+        r.stalled = 0;
+        if (++r.healthy >= 5 && r.layer < r.want) next = r.layer + 1;
+      }
+      if (next < 0) continue;
+      r.layer = next;
+      r.stalled = 0;
+      r.healthy = 0;
+      room.sig.request('set_layer', { user_id: r.userId, track_id: r.trackId, layer: r.layers[next] })
+        .catch((err) => this.#log.debug('parley: automatic layer change refused', err));
     }
   }
 
@@ -1133,6 +1171,7 @@ export class Parley {
         room.statsPrev = round.next;
         this.#emit('statistics', round.statistics);
         this.#emit('networkQuality', round.quality);
+        this.#watchLayers(room, round);
         if (room.tel && !room.tel.disabled) await this.#telemetry(room, round);
       } catch (err) {
         this.#log.debug('parley: statistics round failed', err);

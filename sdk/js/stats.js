@@ -81,6 +81,7 @@ export async function collectStats(src, prev, now) {
   const remote = new Map(); // userId/streamType → entry
   const volumes = []; // {direction, kind, streamType, userId?, volume}
   const localLoss = new Map(); // stream type → loss %
+  const inbound = []; // per received track: frames and packets this round
   const midByTrack = new Map();
   for (const [mid, info] of src.remoteByMid) if (info.track) midByTrack.set(info.track.id, mid);
 
@@ -180,6 +181,7 @@ export async function collectStats(src, prev, now) {
           const dJc = cur.jbCount - (old ? old.jbCount : 0);
           const jbMs = dJc > 0 ? Math.round((dJb / dJc) * 1000) : Math.round((r.jitter || 0) * 1000);
           if (Number.isFinite(r.jitter)) jitterMs = Math.max(jitterMs, r.jitter * 1000);
+          inbound.push({ mid, kind, frames: Math.max(0, cur.frames - (old ? old.frames : 0)), packets: dRecv, fresh: !old });
           const type = info.streamType === 'sub' ? 'sub' : 'big';
           const key = `${info.userId}\u0000${type}`;
           let e = remote.get(key);
@@ -240,7 +242,7 @@ export async function collectStats(src, prev, now) {
   return {
     statistics: st,
     quality: { local: localQ, remote: [...perUser].map(([userId, quality]) => ({ userId, quality })) },
-    extra: { jitterMs, volumes, localLoss },
+    extra: { jitterMs, volumes, localLoss, inbound },
     next: { at: now, counters },
   };
 }
