@@ -10,6 +10,7 @@ import { qualityView } from './views/quality.js';
 import { usageView } from './views/usage.js';
 import { policiesView, disclosureView, consentView, dsrView } from './views/privacy.js';
 import { auditView, retentionView } from './views/compliance.js';
+import { operatorsView } from './views/operators.js';
 
 // ---------- state exposed to tests ----------
 
@@ -30,6 +31,7 @@ const ROUTES = [
   { path: '/dsr', title: 'Data requests', group: 'Privacy', perm: 'personal_data.read', icon: 'dsr', scoped: true, view: dsrView },
   { path: '/audit', title: 'Audit log', group: 'Compliance', perm: 'audit.read', icon: 'audit', view: auditView },
   { path: '/retention', title: 'Retention', group: 'Compliance', perm: 'retention.read', icon: 'retention', view: retentionView },
+  { path: '/operators', title: 'Operators', group: 'Compliance', perm: 'operators.manage', icon: 'operators', view: operatorsView },
 ];
 const DETAIL = { path: '/apps/:id', title: 'App', perm: 'apps.read', navPath: '/apps', view: appDetail, detail: true };
 const DEFAULT_PATH = '/apps';
@@ -185,6 +187,7 @@ const ICONS = {
   dsr: 'M4 5h16v11H8l-4 4zM8 9h8M8 12h5',
   audit: 'M12 3v18M5 8h14M7 8l-3 7h6zM17 8l-3 7h6z',
   retention: 'M12 7v5l3 3M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z',
+  operators: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21c0-4 3-6 7-6s7 2 7 6M17 11a3 3 0 1 0 0-6M22 21c0-3-2-5-5-5.5',
 };
 
 function navIcon(name) {

@@ -1,13 +1,16 @@
 // (e) The console shows a chart of a just-finished call's statistics: log
 // in as the owner, open the quality dashboard for the room, wait for the
 // rtt chart to hold a drawn series; screenshots at desktop and phone
-// widths, no console errors.
+// widths, no console errors. On the desktop it also lists the operators
+// and looks up one caller's consent history (an audited read).
 import { params, launch, track, screenshot, result, assert, run } from '../lib.mjs';
 
 run(async () => {
   const browser = await launch();
   const problems = [];
   const charts = {};
+  let operators = [];
+  let ledger = [];
   for (const [name, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
     const ctx = await browser.newContext({ viewport });
     const page = await ctx.newPage();
@@ -32,10 +35,21 @@ run(async () => {
     // Nothing may overflow the viewport sideways (phone layout).
     charts[name].overflowX = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     await screenshot(page, `console-dashboard-${name}.png`);
+    if (name === 'desktop') {
+      await page.goto(`${params.base}/console/#/operators`);
+      await page.locator('#operators-list tbody tr').first().waitFor({ timeout: 15000 });
+      operators = await page.locator('#operators-list tbody tr').allTextContents();
+      await page.goto(`${params.base}/console/#/consent?app=${params.sdkappid}`);
+      await page.fill('#ledger-user', params.ledgerUser);
+      await page.click('#ledger-submit');
+      await page.locator('#ledger-output tbody tr').first().waitFor({ timeout: 15000 });
+      ledger = await page.locator('#ledger-output tbody tr').allTextContents();
+      await screenshot(page, 'console-consent-ledger.png');
+    }
     problems.push(...p);
     await ctx.close();
   }
   assert(charts.desktop.rttLines > 0, 'no rtt series drawn');
-  result({ charts, problems });
+  result({ charts, operators, ledger, problems });
   await browser.close();
 });

@@ -223,6 +223,7 @@ export async function consentView(ctx) {
   root.append(pageHeader('Consent', 'How users answered the consent popup for this app: counts only, no personal data.'));
   const body = h('div', { class: 'stack', id: 'consent-stats' }, loading('Loading consent statistics…'));
   root.append(body);
+  if (ctx.can('personal_data.read')) root.append(ledgerCard(ctx, app));
   let st;
   try {
     st = await api(`/v1/console/apps/${app}/consent/stats`, { signal: ctx.signal });
@@ -262,6 +263,46 @@ export async function consentView(ctx) {
     })), legend),
     chartCard('By purpose', 'consent-by-purpose', byPurpose.map((p) => ({ label: humanize(p.purpose), values: [{ value: p.grants, tone: 'accent' }] }))),
     chartCard('By method', 'consent-by-method', byMethod.map((m) => ({ label: humanize(m.method), values: [{ value: m.grants, tone: 'accent' }] })))));
+}
+
+// ledgerCard looks up one user's consent history: an audited read of
+// personal data (user and device ids), so it asks for a user id first.
+function ledgerCard(ctx, app) {
+  const user = h('input', { class: 'input', id: 'ledger-user', autocomplete: 'off', spellcheck: 'false', maxlength: '128', placeholder: 'e.g. alice', required: true });
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit', id: 'ledger-submit', text: 'Show history' });
+  const out = h('div', { class: 'stack', id: 'ledger-output', 'aria-live': 'polite' });
+  const form = h('form', { class: 'form form-inline', id: 'ledger-form', novalidate: true },
+    field('User ID', user), h('div', { class: 'form-actions' }, submit));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const userId = user.value.trim();
+    if (!userId) {
+      replace(out, alertBox('error', null, 'Enter the user ID to look up.'));
+      user.focus();
+      return;
+    }
+    replace(out);
+    guard(() => busy(submit, async () => {
+      const res = await api(`/v1/console/apps/${app}/consent-ledger`, { query: { user: userId, limit: 200 }, signal: ctx.signal });
+      if (!ctx.alive()) return;
+      const entries = Array.isArray(res && res.entries) ? res.entries : [];
+      if (!entries.length) {
+        replace(out, emptyState('No consent records', `Nothing in the ledger for ${userId} (never asked, or erased).`));
+        return;
+      }
+      replace(out, table([
+        { label: 'Recorded', render: (x) => timeEl(x.recorded_at, true) },
+        { label: 'Action', render: (x) => badge(humanize(x.action), x.action === 'grant' ? 'ok' : 'warn') },
+        { label: 'Policy', render: (x) => h('span', { class: 'mono', text: x.policy_version || '—' }) },
+        { label: 'Purposes', className: 'cell-wrap', render: (x) => (x.purposes || []).map(humanize).join(', ') || null },
+        { label: 'Method', render: (x) => humanize(x.method) },
+        { label: 'Device', render: (x) => h('span', { class: 'mono', text: x.device_id || '—' }) },
+        { label: 'Age', render: (x) => humanize(x.age_band) },
+      ], entries, { caption: `Consent history of ${userId}` }));
+    }), out);
+  });
+  return card({ title: 'Consent history of one user', subtitle: 'Every grant and withdrawal the ledger holds for a user, newest first.', id: 'ledger' },
+    form, auditedNote('Each lookup is recorded in the audit log (operator and app, not the user ID).'), out);
 }
 
 // ---------- data-subject requests ----------
