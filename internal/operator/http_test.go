@@ -114,6 +114,16 @@ func newFixture(t *testing.T, a Auditor) *fixture {
 
 func (f *fixture) do(t *testing.T, method, path, token, body string) (*http.Response, map[string]any) {
 	t.Helper()
+	resp, raw := f.send(t, method, path, token, body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp, m
+}
+
+// send makes one request with token as the bearer (none when empty) and
+// returns the response with its body read.
+func (f *fixture) send(t *testing.T, method, path, token, body string) (*http.Response, []byte) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(testCtx(t), method, f.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -127,9 +137,7 @@ func (f *fixture) do(t *testing.T, method, path, token, body string) (*http.Resp
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	return resp, m
+	return resp, raw
 }
 
 func errMessage(m map[string]any) string {
@@ -222,17 +230,7 @@ func TestAuditedReadBodyWriter(t *testing.T) {
 
 func (f *fixture) getRaw(t *testing.T, path, token string) (status int, contentType, body string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, f.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := f.send(t, http.MethodGet, path, token, "")
 	return resp.StatusCode, resp.Header.Get("Content-Type"), string(raw)
 }
 
