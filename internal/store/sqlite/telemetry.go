@@ -170,23 +170,21 @@ func (db *DB) QueryTelemetry(ctx context.Context, q store.TelemetryQuery) ([]sto
 	if q.Limit <= 0 {
 		q.Limit = 10000
 	}
-	from := q.From
-	if t := time.UnixMilli(q.After >> idSeqBits); q.After != 0 && t.After(from) {
-		from = t // the day tables before the cursor's hold nothing newer
+	// One lower bound, From or just after the cursor: with two, SQLite
+	// range-scans on one and filters on the other, rescanning the day
+	// from From on every page. The day tables before it hold nothing
+	// wanted.
+	lo := idAt(q.From)
+	if q.After != 0 {
+		lo = max(lo, q.After+1)
 	}
-	names, err := db.partitionsBetween(ctx, from, q.To)
+	names, err := db.partitionsBetween(ctx, time.UnixMilli(lo>>idSeqBits), q.To)
 	if err != nil {
 		return nil, err
 	}
 	var out []store.TelemetryRecord
 	for _, name := range names {
 		where := []string{"id >= ?", "id < ?", "sdkappid = ?"}
-		// One lower bound: SQLite would range-scan on one of two and
-		// filter on the other, rescanning the day from From on every page.
-		lo := idAt(q.From)
-		if q.After != 0 {
-			lo = max(lo, q.After+1)
-		}
 		args := []any{lo, idAt(q.To), int64(q.SDKAppID)}
 		if q.RoomKey != "" {
 			where, args = append(where, "room_key = ?"), append(args, q.RoomKey)
