@@ -22,8 +22,8 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-// ActorFrom returns the actor ctx carries, if any.
-func ActorFrom(ctx context.Context) (Actor, bool) {
+// actorFrom returns the actor ctx carries, if any.
+func actorFrom(ctx context.Context) (Actor, bool) {
 	a, ok := ctx.Value(actorKey{}).(Actor)
 	return a, ok
 }
@@ -31,7 +31,7 @@ func ActorFrom(ctx context.Context) (Actor, bool) {
 // AddActor sets detail's "operator" and "role" from the actor ctx
 // carries, if any: the same keys the console's own records use.
 func AddActor(ctx context.Context, detail map[string]string) {
-	if a, ok := ActorFrom(ctx); ok {
+	if a, ok := actorFrom(ctx); ok {
 		detail["operator"] = strconv.FormatInt(a.Operator, 10)
 		detail["role"] = a.Role
 	}

@@ -270,8 +270,8 @@ type (
 		Metrics      map[string]qualityMetricJSON `json:"metrics"`
 		Events       []qualityEventJSON           `json:"events"`
 		// Truncated: the range holds more than the row limit; everything
-		// shown is complete before CompleteTo, and
-		// nothing at or after it is shown (ask again from there).
+		// shown is complete before CompleteTo, and nothing at or after it
+		// is shown (ask again from there).
 		Truncated  bool       `json:"truncated"`
 		CompleteTo *time.Time `json:"complete_to,omitempty"`
 	}
@@ -300,7 +300,7 @@ type (
 type qualityResult struct {
 	body     qualityJSON
 	rows     int // telemetry rows read (the audit record's count)
-	rowLimit int // per section, for the chart's note
+	rowLimit int // the row limit in force, for the chart's note
 }
 
 // qualitySections are read whatever is drawn, in one pass in time

@@ -179,9 +179,9 @@ func (b *seriesBuilder) finish(cut int64) int64 {
 	return cut
 }
 
-// series returns a metric's series, by participant (labels[ref] gives
-// the label and index orders them), then by name; series of
-// participants without a label are left out.
+// series returns a metric's series, by participant (order[ref] is the
+// participant's index, which also makes its label), then by name; series
+// of participants not in order are left out.
 func (b *seriesBuilder) series(metric string, order map[string]int) []qualitySeriesJSON {
 	list := make([]*bucketSeries, 0, len(b.m[metric]))
 	for _, s := range b.m[metric] {

@@ -306,8 +306,8 @@ const scanPage = 4096
 
 // Scan calls fn with each point matching q, oldest first, reading the
 // store a page at a time, so memory stays at one page however long the
-// range. q.Limit caps the points read in all (0: no cap). An error from
-// fn ends the scan and is returned.
+// range. q.Limit caps the rows read in all, erased ones included (0: no
+// cap). An error from fn ends the scan and is returned.
 func (s *Service) Scan(ctx context.Context, sdkAppID uint32, q Query, fn func(Point) error) error {
 	sq := s.storeQuery(sdkAppID, q)
 	sq.KeepErased = true // the cursor must pass them; fn never sees them
