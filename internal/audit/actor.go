@@ -28,11 +28,16 @@ func actorFrom(ctx context.Context) (Actor, bool) {
 	return a, ok
 }
 
-// AddActor sets detail's "operator" and "role" from the actor ctx
-// carries, if any: the same keys the console's own records use.
+// AddTo names the actor in a record's detail: "operator" (the id) and
+// "role", the keys every record of an operator's action uses.
+func (a Actor) AddTo(detail map[string]string) {
+	detail["operator"] = strconv.FormatInt(a.Operator, 10)
+	detail["role"] = a.Role
+}
+
+// AddActor names the actor ctx carries, if any, in detail (AddTo).
 func AddActor(ctx context.Context, detail map[string]string) {
 	if a, ok := actorFrom(ctx); ok {
-		detail["operator"] = strconv.FormatInt(a.Operator, 10)
-		detail["role"] = a.Role
+		a.AddTo(detail)
 	}
 }

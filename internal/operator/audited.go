@@ -68,12 +68,8 @@ func (c *Console) Audited(endpoint string, read ReadFunc) http.Handler {
 		}
 		filters := append([]string(nil), res.Filters...)
 		sort.Strings(filters)
-		detail := map[string]string{
-			"operator": strconv.FormatInt(op.ID, 10),
-			"role":     string(op.Role),
-			"endpoint": endpoint,
-			"records":  strconv.Itoa(res.Records),
-		}
+		detail := map[string]string{"endpoint": endpoint, "records": strconv.Itoa(res.Records)}
+		op.Actor().AddTo(detail)
 		if len(filters) > 0 {
 			detail["filters"] = strings.Join(filters, ",")
 		}

@@ -144,7 +144,7 @@ func (c *Console) RequireRole(p Permission) func(http.Handler) http.Handler {
 			}
 			// The actor lets services that audit their own changes name
 			// the operator (audit.AddActor).
-			ctx := audit.WithActor(context.WithValue(r.Context(), ctxKey{}, op), audit.Actor{Operator: op.ID, Role: string(op.Role)})
+			ctx := audit.WithActor(context.WithValue(r.Context(), ctxKey{}, op), op.Actor())
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -168,6 +168,9 @@ func (o Operator) JSON() any {
 	}
 	return out
 }
+
+// Actor is how audit records name o as the one who acted.
+func (o Operator) Actor() audit.Actor { return audit.Actor{Operator: o.ID, Role: string(o.Role)} }
 
 // Login serves POST /v1/console/login: {"name", "password"} → the session
 // token (also set as an HttpOnly, SameSite=Strict cookie), the operator

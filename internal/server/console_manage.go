@@ -195,10 +195,11 @@ func (a *consoleAPI) pathAppOrError(w http.ResponseWriter, r *http.Request) (uin
 // and role, and non-personal detail — never a user id or a secret. It
 // retries when another process (the CLI) took the same sequence number.
 func (a *consoleAPI) auditOperatorAction(ctx context.Context, op operator.Operator, sdkAppID uint32, change string, detail map[string]string) error {
-	d := map[string]string{"change": change, "operator": strconv.FormatInt(op.ID, 10), "role": string(op.Role)}
+	d := map[string]string{"change": change}
 	for k, v := range detail {
 		d[k] = v
 	}
+	op.Actor().AddTo(d)
 	var err error
 	for range 3 {
 		if _, err = a.audit.Append(ctx, audit.Entry{Kind: audit.KindAppSettings, SDKAppID: sdkAppID, Detail: d}); !errors.Is(err, store.ErrConflict) {
